@@ -1,0 +1,33 @@
+"""Portal configuration: defaults, each overridable from the environment (``PORTAL_*``).
+
+``portal.settings.load_config`` reads this module and applies the environment; nothing else
+should read ``os.environ`` for settings.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+
+#: Where files the portal writes live: the SQLite database, uploaded attachments.
+INSTANCE_DIR = Path(os.environ.get("PORTAL_INSTANCE_DIR", BASE_DIR / "instance"))
+#: SQLAlchemy URL. Default: a SQLite file under the instance folder.
+DATABASE_URL = os.environ.get("PORTAL_DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'portal.db'}")
+#: The folder of YAML definitions compiled at startup.
+SCHEMA_DIR = Path(os.environ.get("PORTAL_SCHEMA_DIR", BASE_DIR / "schemas"))
+#: Required outside debug mode; the portal refuses to start without it.
+SECRET_KEY = os.environ.get("PORTAL_SECRET_KEY", "")
+#: Debug mode allows a generated throw-away secret key and the development server.
+DEBUG = os.environ.get("PORTAL_DEBUG", "0").lower() in {"1", "true", "yes"}
+#: UI language for users who have not chosen one: en, zh_CN or zh_TW.
+DEFAULT_LOCALE = os.environ.get("PORTAL_DEFAULT_LOCALE", "en")
+#: Login attempts allowed per client address, in Flask-Limiter's notation.
+LOGIN_RATE_LIMIT = os.environ.get("PORTAL_LOGIN_RATE_LIMIT", "10 per minute")
+#: Where rate-limit counters live ("memory://" for one process; a redis:// URL for several).
+RATELIMIT_STORAGE_URI = os.environ.get("PORTAL_RATELIMIT_STORAGE_URI", "memory://")
+#: Largest attachment accepted, in bytes.
+MAX_UPLOAD_BYTES = int(os.environ.get("PORTAL_MAX_UPLOAD_BYTES", str(20 * 1024 * 1024)))
+#: Name shown in the navigation bar.
+APP_NAME = os.environ.get("PORTAL_APP_NAME", "CRM Portal")

@@ -1,0 +1,93 @@
+"""``create_app``: compile the YAML, build the classes, wire them into FAB, freeze."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Optional
+
+from flask import Flask, request
+from flask.sessions import SecureCookieSessionInterface
+from flask_appbuilder import AppBuilder
+from flask_appbuilder.models.sqla.base import SQLA
+from sqlalchemy import event
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from portal.engines.lifecycle import install_lifecycle
+from portal.engines.scoping import install_read_scopes
+from portal.generators.models import build_models
+from portal.generators.screens import build_screens
+from portal.runtime import PortalRuntime, acting_principal, request_principal
+from portal.settings import load_settings
+from portal.spec.compiler import compile_schema_dir
+from portal.system_models import Department  # noqa: F401  (registers the system tables)
+from portal.web.blueprint import portal_blueprint
+from portal.wiring import apply_permission_plan, permission_plan, register_entities
+
+log = logging.getLogger(__name__)
+
+
+class HttpsAwareSessionInterface(SecureCookieSessionInterface):
+    """Marks the session cookie Secure whenever the request came over HTTPS."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return bool(app.config.get("SESSION_COOKIE_SECURE")) or request.is_secure
+
+
+def _sqlite_foreign_keys(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def create_app(overrides: Optional[Mapping[str, Any]] = None) -> Flask:
+    """Build the portal for the configured schema folder and database.
+
+    Raises ``SpecErrors`` (every definition error at once) if the YAML is wrong, and
+    ``ConfigError`` if the configuration cannot run; nothing is started in either case.
+    """
+    config = load_settings(overrides)
+    registry = compile_schema_dir(config["SCHEMA_DIR"])
+    here = Path(__file__).parent
+    app = Flask("portal", instance_path=str(config["INSTANCE_DIR"]),
+                template_folder=str(here / "web" / "templates"))
+    app.config.update(config)
+    app.session_interface = HttpsAwareSessionInterface()
+    if config.get("BEHIND_PROXY"):
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore
+    Path(config["INSTANCE_DIR"]).mkdir(parents=True, exist_ok=True)
+
+    db = SQLA()
+    db.init_app(app)
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            event.listen(db.engine, "connect", _sqlite_foreign_keys)
+        models = build_models(registry)
+        runtime = PortalRuntime(
+            registry=registry, models=models,
+            entity_of={cls: registry.entity(name) for name, cls in models.classes.items()},
+            attachment_dir=Path(config["INSTANCE_DIR"]) / "attachments",
+        )
+        app.extensions["portal"] = runtime
+        install_read_scopes(db.session, runtime.entity_of, request_principal)
+        install_lifecycle(db.session, acting_principal)
+
+        appbuilder = AppBuilder(update_perms=False)
+        appbuilder.init_app(app, db.session)
+        models.metadata.create_all(db.engine)
+        classes = build_screens(registry, models, lambda: db.session)
+        register_entities(appbuilder, registry, classes)
+        appbuilder.sm.limiter.limit(config["AUTH_RATE_LIMIT"], methods=["POST"])(
+            _security_api_blueprint(app))
+        app.register_blueprint(portal_blueprint())
+        from portal.cli import portal as portal_commands
+
+        app.cli.add_command(portal_commands)
+        report = apply_permission_plan(appbuilder, permission_plan(appbuilder, registry))
+        log.info("permissions synced: %s", report)
+    return app
+
+
+def _security_api_blueprint(app: Flask) -> Any:
+    return app.blueprints["SecurityApi"]

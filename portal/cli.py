@@ -1,0 +1,133 @@
+"""The ``portal`` command: check, schema, init, demo, serve.
+
+Also mounted on Flask's CLI, so ``flask --app app portal ...`` works the same.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, Optional
+
+import click
+
+from portal.settings import ConfigError, load_settings
+from portal.spec.model import SpecErrors
+
+
+def _schema_dir(option: Optional[str]) -> Path:
+    if option:
+        return Path(option)
+    return Path(load_settings({"DEBUG": True})["SCHEMA_DIR"])
+
+
+def _app() -> Any:
+    from portal.app_factory import create_app
+
+    try:
+        return create_app()
+    except SpecErrors as exc:
+        for error in exc.errors:
+            click.echo(str(error), err=True)
+        click.echo(f"{len(exc.errors)} error(s): the portal cannot start.", err=True)
+        sys.exit(1)
+    except ConfigError as exc:
+        click.echo(f"configuration error: {exc}", err=True)
+        sys.exit(1)
+
+
+@click.group(help="Low-code CRM portal: YAML definitions compiled into a running portal.")
+def portal() -> None:
+    """The command group."""
+
+
+@portal.command(help="Check every YAML definition; print all errors (exit 1) or a summary.")
+@click.option("--schema-dir", help="Folder of definitions (default: PORTAL_SCHEMA_DIR).")
+def check(schema_dir: Optional[str]) -> None:
+    """``portal check``."""
+    from portal.spec.compiler import check_schema_dir
+
+    folder = _schema_dir(schema_dir)
+    registry, errors = check_schema_dir(folder)
+    if errors:
+        for error in errors:
+            click.echo(str(error))
+        click.echo(f"{len(errors)} error(s) in {folder}", err=True)
+        sys.exit(1)
+    assert registry is not None
+    click.echo(f"{folder}: ok: {len(registry.entities)} entities, {len(registry.roles)} roles, "
+               f"{len(registry.modules)} modules")
+
+
+@portal.command(help="Write the JSON Schema of the YAML language (for editor autocompletion).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="File (default: stdout).")
+def schema(output: Optional[str]) -> None:
+    """``portal schema``."""
+    from portal.spec.jsonschema_export import language_json_schema
+
+    text = json.dumps(language_json_schema(), indent=2, ensure_ascii=False)
+    if output:
+        Path(output).write_text(text + "\n", encoding="utf-8")
+        click.echo(f"wrote {output}")
+    else:
+        click.echo(text)
+
+
+@portal.command(help="Create tables, sync roles and permissions, create the admin user.")
+@click.option("--admin-user", default=lambda: os.environ.get("PORTAL_ADMIN_USER"))
+@click.option("--admin-password", default=lambda: os.environ.get("PORTAL_ADMIN_PASSWORD"))
+@click.option("--admin-email", default=lambda: os.environ.get("PORTAL_ADMIN_EMAIL"))
+def init(admin_user: Optional[str], admin_password: Optional[str],
+         admin_email: Optional[str]) -> None:
+    """``portal init``: safe to run again; an existing admin is left as it is."""
+    from portal.admin_user import ensure_admin
+
+    app = _app()
+    with app.app_context():
+        if admin_user:
+            if not admin_password:
+                click.echo("--admin-password (or PORTAL_ADMIN_PASSWORD) is required with "
+                           "--admin-user", err=True)
+                sys.exit(2)
+            created = ensure_admin(app.appbuilder, admin_user, admin_password,
+                                   admin_email or f"{admin_user}@example.invalid")
+            click.echo(f"admin user '{admin_user}' {'created' if created else 'already exists'}")
+    click.echo(f"database ready: {app.config['SQLALCHEMY_DATABASE_URI']}")
+
+
+@portal.command(help="Load demo data (Chinese and English) from the schema folder's demo/.")
+def demo() -> None:
+    """``portal demo``."""
+    from portal.demo_data import DemoDataError, load_demo
+
+    app = _app()
+    with app.app_context():
+        try:
+            summary = load_demo(app)
+        except DemoDataError as exc:
+            click.echo(f"demo data not loaded: {exc}", err=True)
+            sys.exit(1)
+    click.echo(summary)
+
+
+@portal.command(help="Run the portal: the development server, or gunicorn with --workers N.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--workers", default=0, type=int, help="Run gunicorn with N worker processes.")
+def serve(host: str, port: int, workers: int) -> None:
+    """``portal serve``."""
+    app = _app()
+    click.echo(f"portal running at http://{host}:{port}/")
+    if workers > 0:
+        from portal.gunicorn_app import run_gunicorn
+
+        run_gunicorn(app, host, port, workers)
+    else:
+        app.run(host=host, port=port, debug=False, use_reloader=False)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    portal(prog_name="portal")

@@ -1,0 +1,72 @@
+"""Session hooks every generated record goes through, whatever path saves it.
+
+Before a flush: stamp creator/updater, fill dynamic defaults (``current_user``, ``today``,
+``now``) left empty, and take numbers for ``number`` fields. After a flush: write the audit
+entries in the same transaction. Audit entries themselves can never be changed or deleted.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from portal.engines.access import Principal
+from portal.engines.audit import audit_entries, write_entries
+from portal.engines.numbering import next_number
+from portal.spec.model import DynamicDefault, EntitySpec
+from portal.system_models import AuditLog, utcnow
+
+
+class ImmutableAuditError(Exception):
+    """Raised when anything tries to change or delete an audit entry."""
+
+
+def _fill_new(entity: EntitySpec, obj: Any, principal: Principal, session: Session) -> None:
+    now = utcnow()
+    today = now.date()
+    obj.created_by_id = obj.created_by_id or principal.user_id
+    obj.updated_by_id = principal.user_id
+    for f in entity.fields.values():
+        if isinstance(f.default, DynamicDefault):
+            key = f"{f.name}_id" if f.type == "user" else f.name
+            if getattr(obj, key, None) is None and getattr(obj, f.name, None) is None:
+                value = {"current_user": principal.user_id, "today": today,
+                         "now": now}[f.default.kind]
+                setattr(obj, key, value)
+        if f.type == "number" and f.number_format and not getattr(obj, f.name, None):
+            setattr(obj, f.name, next_number(session.connection(), entity.name, f.name,
+                                             f.number_format, today))
+
+
+def install_lifecycle(session_factory: Any, current_actor: Callable[[], Principal]) -> None:
+    """Attach the before/after flush hooks to ``session_factory``."""
+
+    def before_flush(session: Session, _ctx: Any, _instances: Any) -> None:
+        for obj in list(session.dirty) + list(session.deleted):
+            if isinstance(obj, AuditLog):
+                raise ImmutableAuditError("audit entries cannot be changed or deleted")
+        actor = current_actor()
+        for obj in session.new:
+            entity = getattr(type(obj), "__entity__", None)
+            if entity is not None:
+                _fill_new(entity, obj, actor, session)
+        for obj in session.dirty:
+            if getattr(type(obj), "__entity__", None) is not None and session.is_modified(obj):
+                obj.updated_by_id = actor.user_id
+
+    def after_flush(session: Session, _ctx: Any) -> None:
+        dirty = [o for o in session.dirty if session.is_modified(o)]
+        rows = audit_entries(current_actor(), session.new, dirty, session.deleted)
+        write_entries(session.connection(), rows)
+
+    event.listen(session_factory, "before_flush", before_flush)
+    event.listen(session_factory, "after_flush", after_flush)
+
+
+def today_utc() -> dt.date:
+    """Today's date in UTC (the date numbering periods and ``today`` defaults use)."""
+    return utcnow().date()

@@ -1,0 +1,80 @@
+"""The permission plan: which permission rows must exist and which role holds which.
+
+Pure data computed from the definitions; ``portal.permission_sync`` applies it as one diff.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from portal.spec.model import Registry
+
+PermissionView = tuple[str, str]  # (permission name, view-menu name)
+
+#: What every signed-in user needs from FAB's own screens (own profile, own password).
+SELF_SERVICE: tuple[PermissionView, ...] = (
+    ("can_userinfo", "UserDBModelView"),
+    ("can_this_form_get", "ResetMyPasswordView"),
+    ("can_this_form_post", "ResetMyPasswordView"),
+    ("can_this_form_get", "UserInfoEditView"),
+    ("can_this_form_post", "UserInfoEditView"),
+    ("menu_access", "Security"),
+)
+
+
+@dataclass(frozen=True)
+class PermissionPlan:
+    """Every (permission, view) that must exist, and the exact grants of managed roles.
+
+    ``managed_roles`` are the roles declared in YAML: their grants are set to exactly
+    ``grants[role]``. The admin role gets every permission and keeps any others.
+    """
+
+    permissions: frozenset[PermissionView]
+    grants: Mapping[str, frozenset[PermissionView]]
+    admin_role: str
+
+    @property
+    def managed_roles(self) -> frozenset[str]:
+        return frozenset(self.grants)
+
+
+def entity_menu_name(entity: str) -> str:
+    """The FAB menu name (and view-menu row) of an entity's list screen."""
+    return entity
+
+
+def module_menu_name(module: str) -> str:
+    """The FAB menu category name of a module."""
+    return f"module:{module}"
+
+
+def plan_permissions(registry: Registry, framework: Iterable[PermissionView],
+                     admin_role: str) -> PermissionPlan:
+    """The plan for ``registry``, given the (permission, view) pairs of FAB's own views."""
+    wanted: set[PermissionView] = set(framework)
+    grants: dict[str, set[PermissionView]] = {r: set(SELF_SERVICE) for r in registry.roles}
+    for entity in registry.entities.values():
+        for action in ("read", "create", "update", "delete"):
+            wanted.add((f"can_{action}", entity.name))
+        wanted.add(("menu_access", entity_menu_name(entity.name)))
+        wanted.add(("menu_access", module_menu_name(entity.module)))
+        for role, rule in entity.access.items():
+            held = grants.setdefault(role, set(SELF_SERVICE))
+            if rule.read:
+                held.update({("can_read", entity.name),
+                             ("menu_access", entity_menu_name(entity.name)),
+                             ("menu_access", module_menu_name(entity.module))})
+            if rule.create:
+                held.add(("can_create", entity.name))
+            if rule.update:
+                held.add(("can_update", entity.name))
+            if rule.delete:
+                held.add(("can_delete", entity.name))
+    wanted.update(SELF_SERVICE)
+    return PermissionPlan(
+        permissions=frozenset(wanted),
+        grants={r: frozenset(g & wanted) for r, g in grants.items()},
+        admin_role=admin_role,
+    )

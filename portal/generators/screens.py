@@ -1,0 +1,215 @@
+"""Compiled definitions + models -> one screen class and one REST API class per entity.
+
+Pure: builds classes, registers nothing. ``portal.wiring`` hands them to FAB.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+from flask_appbuilder.models.sqla.interface import SQLAInterface
+from markupsafe import Markup, escape
+
+from portal.generators.models import EntityModels
+from portal.spec.model import EntitySpec, FieldSpec, Registry
+from portal.web.entity_views import EntityModelView, EntityRestApi
+from portal.web.forms import entity_form_fields
+from portal.web.i18n import enum_label, field_label, humanize, lazy_label
+
+#: Screen methods -> the four YAML actions (FAB permission ``can_<action>``).
+VIEW_METHOD_PERMISSIONS = {
+    "list": "read", "show": "read", "download": "read", "api": "read", "api_read": "read",
+    "api_get": "read", "api_column_add": "create", "api_column_edit": "update",
+    "api_create": "create", "api_update": "update", "api_delete": "delete",
+    "add": "create", "edit": "update", "delete": "delete", "action": "update",
+    "action_post": "update",
+}
+#: API methods -> the same four actions, so a screen and its API share permissions.
+API_METHOD_PERMISSIONS = {
+    "get": "read", "get_list": "read", "info": "read", "history": "read",
+    "post": "create", "put": "update", "delete": "delete",
+}
+SYSTEM_COLUMNS = ("created_at", "updated_at", "created_by", "updated_by")
+ACTIONS_PERMISSIONS = ("can_read", "can_create", "can_update", "can_delete")
+
+
+@dataclass(frozen=True)
+class EntityClasses:
+    """Generated screen and API classes, by entity name."""
+
+    views: Mapping[str, type]
+    apis: Mapping[str, type]
+
+
+def view_class_name(entity: str) -> str:
+    """Blueprint-safe class name of an entity's screens (FAB names blueprints by class)."""
+    return f"View_{entity}"
+
+
+def api_class_name(entity: str) -> str:
+    """Blueprint-safe class name of an entity's REST API."""
+    return f"Api_{entity}"
+
+
+def default_list_columns(entity: EntitySpec) -> list[str]:
+    """The list columns when the YAML names none: the first six simple fields."""
+    simple = [f.name for f in entity.fields.values()
+              if f.type not in {"children", "many", "text", "file"}]
+    return simple[:6]
+
+
+def _formatter(f: FieldSpec, registry: Registry) -> Callable[[Any], Any] | None:
+    if f.type == "enum":
+        return lambda v, f=f: enum_label(f, v) if v else ""
+    if f.type == "money":
+        return lambda v: f"{v:,.2f}" if v is not None else ""
+    if f.type == "email":
+        return lambda v: Markup(f'<a href="mailto:{escape(v)}">{escape(v)}</a>') if v else ""
+    if f.type == "phone":
+        return lambda v: Markup(f'<a href="tel:{escape(v)}">{escape(v)}</a>') if v else ""
+    if f.type == "url":
+        return lambda v: Markup(f'<a href="{escape(v)}" rel="noopener noreferrer" '
+                                f'target="_blank">{escape(v)}</a>') if v else ""
+    if f.type == "file":
+        return lambda v: Markup(
+            f'<a href="/portal/attachment/{v.id}"><i class="fa fa-paperclip"></i> '
+            f'{escape(v.filename)}</a>') if v else ""
+    if f.type == "children":
+        child = registry.entity(f.target)
+        cols = [c for c in child.fields.values()
+                if c.name != f.via and c.type not in {"children", "many"}]
+        return lambda rows, cols=cols: _child_table(rows, cols)
+    return None
+
+
+def _child_table(rows: Any, cols: list[FieldSpec]) -> Markup:
+    head = "".join(f"<th>{escape(str(field_label(c)))}</th>" for c in cols)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{escape(_cell_text(c, getattr(r, c.name)))}</td>" for c in cols)
+        + "</tr>" for r in rows or ())
+    return Markup(f'<table class="table table-condensed table-bordered portal-child-table">'
+                  f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+
+
+def _cell_text(f: FieldSpec, value: Any) -> str:
+    if value is None:
+        return ""
+    if f.type == "enum":
+        return enum_label(f, value)
+    if f.type == "money":
+        return f"{value:,.2f}"
+    return str(value)
+
+
+def _labels(entity: EntitySpec) -> dict[str, Any]:
+    labels: dict[str, Any] = {f.name: field_label(f) for f in entity.fields.values()}
+    for name in SYSTEM_COLUMNS + ("id",):
+        labels[name] = humanize(name)
+    return labels
+
+
+def build_screens(registry: Registry, models: EntityModels,
+                  session: Callable[[], Any]) -> EntityClasses:
+    """One EntityModelView and one EntityRestApi subclass per entity."""
+    views: dict[str, type] = {}
+    apis: dict[str, type] = {}
+    for entity in registry.entities.values():
+        model = models.classes[entity.name]
+        views[entity.name] = _view_class(entity, registry, model, models, session)
+        apis[entity.name] = _api_class(entity, registry, model)
+    # Related lists: every entity that links here (its own children are inline instead).
+    for entity in registry.entities.values():
+        inline = {(f.target, f.via) for f in entity.fields.values() if f.type == "children"}
+        views[entity.name].related_views = [
+            views[other.name] for other, f in registry.links_to(entity.name)
+            if (other.name, f.name) not in inline and other.name != entity.name
+        ]
+    return EntityClasses(MappingProxyType(views), MappingProxyType(apis))
+
+
+def _view_class(entity: EntitySpec, registry: Registry, model: type, models: EntityModels,
+                session: Callable[[], Any]) -> type:
+    fields = entity.fields.values()
+    editable = [f.name for f in fields if f.type != "number"]
+    form_fields = entity_form_fields(entity, registry, models.classes, session)
+    search = list(dict.fromkeys(entity.list.search + entity.list.filters))
+    order = (entity.list.order_by or "id", "desc" if entity.list.order_desc or
+             not entity.list.order_by else "asc")
+    formatters = {f.name: fn for f in fields if (fn := _formatter(f, registry))}
+    label = lazy_label(entity.label, humanize(entity.name))
+    attrs = {
+        "entity": entity,
+        "datamodel": SQLAInterface(model),
+        "route_base": f"/{entity.name}",
+        "class_permission_name": entity.name,
+        "method_permission_name": VIEW_METHOD_PERMISSIONS,
+        "portal_defaults": {
+            "list_columns": list(entity.list.columns) or default_list_columns(entity),
+            "show_columns": [f.name for f in fields] + list(SYSTEM_COLUMNS),
+            "add_columns": editable,
+            "edit_columns": editable,
+            "search_columns": search,
+        },
+        "label_columns": _labels(entity),
+        "description_columns": {f.name: f.help.get("en") for f in fields if f.help.texts},
+        "add_form_extra_fields": form_fields,
+        "edit_form_extra_fields": form_fields,
+        "formatters_columns": formatters,
+        "base_order": order,
+        "list_title": label,
+        "show_title": label,
+        "add_title": label,
+        "edit_title": label,
+    }
+    return type(view_class_name(entity.name), (EntityModelView,), attrs)
+
+
+def api_read_columns(f: FieldSpec, registry: Registry) -> list[str]:
+    """How the API shows a field: a related record as its id and title, never whole."""
+    if f.type == "user":
+        return [f"{f.name}.id", f"{f.name}.username"]
+    if f.type == "link":
+        title = registry.entity(f.target).title
+        return [f"{f.name}.id"] + ([f"{f.name}.{title}"] if title else [])
+    if f.type == "many":
+        title = registry.entity(f.target).title
+        return [f"{f.name}.id"] + ([f"{f.name}.{title}"] if title else [])
+    if f.type == "file":
+        return [f"{f.name}.id", f"{f.name}.filename", f"{f.name}.size"]
+    if f.type == "children":
+        return []
+    return [f.name]
+
+
+def _api_class(entity: EntitySpec, registry: Registry, model: type) -> type:
+    fields = entity.fields.values()
+    writable = [f.name for f in fields if f.type not in {"number", "children", "file"}]
+    readable = ["id"] + [c for f in fields for c in api_read_columns(f, registry)] + \
+        ["created_at", "updated_at"]
+    listed = list(entity.list.columns) or default_list_columns(entity)
+    attrs = {
+        "entity": entity,
+        "datamodel": SQLAInterface(model),
+        "resource_name": entity.name,
+        "class_permission_name": entity.name,
+        "method_permission_name": API_METHOD_PERMISSIONS,
+        "portal_defaults": {
+            "list_columns": ["id"] + [c for name in listed
+                                      for c in api_read_columns(entity.fields[name], registry)]
+            if all(n in entity.fields for n in listed) else ["id"] + listed,
+            "show_columns": readable,
+            "add_columns": writable,
+            "edit_columns": writable,
+            "search_columns": [f.name for f in fields if f.type not in {"children", "file"}],
+            "order_columns": [f.name for f in fields if f.type not in
+                              {"children", "many", "file"}] + ["id", "created_at", "updated_at"],
+        },
+        "label_columns": _labels(entity),
+        "base_order": (entity.list.order_by or "id",
+                       "desc" if entity.list.order_desc or not entity.list.order_by else "asc"),
+        "openapi_spec_tag": entity.name,
+    }
+    return type(api_class_name(entity.name), (EntityRestApi,), attrs)

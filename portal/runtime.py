@@ -1,0 +1,59 @@
+"""What the running portal knows about its compiled definitions, per app (no globals)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from flask import current_app, g, has_request_context
+
+from portal.engines.access import ADMIN_ROLE, SYSTEM, Principal
+from portal.generators.models import EntityModels
+from portal.spec.model import EntitySpec, Registry
+
+
+@dataclass(frozen=True)
+class PortalRuntime:
+    """The compiled registry and generated classes of one app, frozen after start-up."""
+
+    registry: Registry
+    models: EntityModels
+    entity_of: Mapping[type, EntitySpec]
+    attachment_dir: Path
+
+
+def runtime() -> PortalRuntime:
+    """The runtime of the current app."""
+    return current_app.extensions["portal"]
+
+
+def request_principal() -> Optional[Principal]:
+    """The user acting in this request, None outside a request (no scope then).
+
+    In a request without a logged-in user nothing is readable: the principal has no roles.
+    """
+    if not has_request_context():
+        return None
+    cached = g.get("_portal_principal")
+    if cached is not None:
+        return cached
+    user = g.get("user")
+    if user is None or not getattr(user, "is_authenticated", False):
+        principal = Principal(None, "anonymous", None, frozenset())
+    else:
+        roles = frozenset(r.name for r in user.roles)
+        principal = Principal(user.id, user.username, getattr(user, "department_id", None), roles)
+        if principal.user_id is not None:
+            g._portal_principal = principal
+    return principal
+
+
+def acting_principal() -> Principal:
+    """Whoever a change is recorded against: the request's user, else the system."""
+    principal = request_principal()
+    return principal if principal is not None and principal.user_id is not None else SYSTEM
+
+
+__all__ = ["ADMIN_ROLE", "PortalRuntime", "acting_principal", "request_principal", "runtime"]

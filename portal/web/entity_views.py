@@ -1,0 +1,365 @@
+"""The base screen and REST API of every generated entity.
+
+Generators subclass these with an entity's definition; all behaviour lives here, driven by
+``self.entity``, so no code names a business entity.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any, Optional
+
+from flask import abort, g, request
+from flask_appbuilder import ModelRestApi, ModelView, expose, has_access
+from flask_appbuilder.api import safe
+from flask_appbuilder.const import API_RESULT_RES_KEY
+from flask_appbuilder.security.decorators import permission_name, protect
+from marshmallow import ValidationError
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from werkzeug.datastructures import FileStorage
+
+from portal.engines import audit
+from portal.engines.access import AccessDenied
+from portal.engines.attachments import AttachmentTooLarge, store_file
+from portal.engines.validation import validate_record
+from portal.runtime import acting_principal, runtime
+from portal.spec.model import EntitySpec
+from portal.system_models import PortalUser
+from portal.web.access_columns import PerUserColumns, PerUserSchema, hidden_fields
+from portal.web.i18n import current_locale, enum_label, humanize
+from portal.web.records import (
+    RecordInvalid,
+    check_fields,
+    check_references,
+    check_relation_ids,
+    check_unique,
+    column_values,
+    guard,
+)
+
+#: Column attributes FAB reads per request; each hides the user's hidden fields.
+_COLUMN_ATTRS = ("list_columns", "show_columns", "add_columns", "edit_columns",
+                 "search_columns", "order_columns", "list_select_columns",
+                 "show_select_columns", "description_columns")
+
+
+def _with_per_user_columns(cls: type) -> type:
+    for name in _COLUMN_ATTRS:
+        descriptor = PerUserColumns()
+        descriptor.__set_name__(cls, name)
+        setattr(cls, name, descriptor)
+    return cls
+
+
+class EntityMixin:
+    """What screens and API share: the entity, its session and its write rules."""
+
+    entity: EntitySpec
+    datamodel: Any
+    #: Column lists the generator chose; read by the per-user descriptors until FAB sets them.
+    portal_defaults: dict[str, Any] = {}
+
+    @property
+    def model(self) -> type:
+        return self.datamodel.obj
+
+    def _session(self) -> Any:
+        return self.datamodel.session
+
+    def check_write(self, action: str, item: Any) -> None:
+        """Access, field and uniqueness rules for a create or update (raises on breach)."""
+        session = self._session()
+        principal = acting_principal()
+        guard(session, self.entity, principal, action, item)
+        hidden = hidden_fields(self.entity)
+        check_fields(self.entity, {k: v for k, v in column_values(self.entity, item).items()
+                                   if k not in hidden})
+        check_unique(session, self.entity, self.model, column_values(self.entity, item),
+                     own_id=item.id if action == "update" else None)
+
+    def check_delete(self, item: Any) -> None:
+        """Access and reference rules for a delete (raises on breach)."""
+        session = self._session()
+        guard(session, self.entity, acting_principal(), "delete", item)
+        rt = runtime()
+        check_references(session, rt.registry, rt.models.classes, self.entity, item)
+
+    def refuse(self, exc: Exception) -> None:
+        """Undo unsaved changes, then re-raise ``exc`` for FAB to report."""
+        self._session().rollback()
+        raise exc
+
+
+@_with_per_user_columns
+class EntityModelView(EntityMixin, ModelView):
+    """List, show, add, edit and delete screens of one entity."""
+
+    show_template = "portal/show.html"
+    list_template = "appbuilder/general/model/list.html"
+    page_size = 25
+
+    # -- forms: children tables and files are applied by hand, the rest by FAB --------
+    def process_form(self, form: Any, is_created: bool) -> None:
+        pending: dict[str, Any] = {}
+        for f in self.entity.fields.values():
+            if f.type in {"children", "file"} and f.name in form:
+                pending[f.name] = form[f.name].data
+                del form[f.name]
+        g._portal_pending = pending
+
+    def _apply_pending(self, item: Any) -> None:
+        pending = g.pop("_portal_pending", {})
+        rt = runtime()
+        for f in self.entity.fields.values():
+            if f.name not in pending:
+                continue
+            if f.type == "children":
+                self._apply_children(item, f.name, f.target, f.via, pending[f.name])
+            elif isinstance(pending[f.name], FileStorage) and pending[f.name].filename:
+                upload: FileStorage = pending[f.name]
+                try:
+                    attachment = store_file(
+                        rt.attachment_dir, upload.stream, upload.filename, upload.mimetype,
+                        self.entity.name, f.name, acting_principal().user_id,
+                        int(self.appbuilder.get_app.config["MAX_UPLOAD_BYTES"]))
+                except AttachmentTooLarge as exc:
+                    raise RecordInvalid({f.name: [str(exc)]}) from exc
+                setattr(item, f.name, attachment)
+
+    def _apply_children(self, item: Any, name: str, target: str, via: str,
+                        rows: list[dict[str, Any]]) -> None:
+        child_model = runtime().models.classes[target]
+        child_entity = runtime().registry.entity(target)
+        existing = {str(c.id): c for c in getattr(item, name)}
+        kept = []
+        errors: dict[str, list[str]] = {}
+        for index, row in enumerate(rows, start=1):
+            values = {k: v for k, v in row.items() if k != "id"}
+            if all(v in (None, "", False) for v in values.values()):
+                continue  # a blank row left on the form
+            child = existing.get(str(row.get("id") or "")) or child_model()
+            for key, value in values.items():
+                setattr(child, key, value)
+            problems = validate_record(child_entity, column_values(child_entity, child))
+            for key, reason in problems.items():
+                errors.setdefault(name, []).append(f"row {index}: {key}: {reason}")
+            kept.append(child)
+        if errors:
+            raise RecordInvalid(errors)
+        setattr(item, name, kept)
+
+    def pre_add(self, item: Any) -> None:
+        try:
+            self._apply_pending(item)
+            self.check_write("create", item)
+        except (AccessDenied, RecordInvalid) as exc:
+            self.refuse(exc)
+
+    def pre_update(self, item: Any) -> None:
+        try:
+            self.check_write("update", item)
+            self._apply_pending(item)
+        except (AccessDenied, RecordInvalid) as exc:
+            self.refuse(exc)
+
+    def pre_delete(self, item: Any) -> None:
+        try:
+            self.check_delete(item)
+        except (AccessDenied, RecordInvalid) as exc:
+            self.refuse(exc)
+
+    def prefill_form(self, form: Any, pk: Any) -> None:
+        item = self.datamodel.get(pk)
+        for f in self.entity.fields.values():
+            if f.type == "children" and f.name in form:
+                field = form[f.name]
+                while field.entries:
+                    field.pop_entry()
+                for child in getattr(item, f.name):
+                    field.append_entry(child)
+
+    # -- show page with the record's history --------------------------------------------
+    @expose("/show/<pk>", methods=["GET"])
+    @has_access
+    def show(self, pk: Any) -> Any:
+        widgets = self._show(pk)
+        item = self.datamodel.get(pk, self._base_filters)
+        if item is None:
+            abort(404)
+        return self.render_template(
+            self.show_template, pk=pk, title=self.show_title, widgets=widgets,
+            related_views=self._related_views, history=self.history_rows(item),
+        )
+
+    def history_rows(self, item: Any) -> list[dict[str, Any]]:
+        """The record's audit entries, with field labels and readable values."""
+        hidden = hidden_fields(self.entity)
+        rows = audit.history(self._session().connection(), self.entity.name, item.id)
+        out = []
+        for row in rows:
+            changes = [
+                (self._field_title(name), self._show_value(name, before),
+                 self._show_value(name, after))
+                for name, (before, after) in sorted(row["changes"].items())
+                if name not in hidden and name in self.entity.fields
+            ]
+            out.append({"at": row["at"], "username": row["username"],
+                        "action": row["action"], "changes": changes})
+        return out
+
+    def _field_title(self, name: str) -> str:
+        f = self.entity.fields[name]
+        return f.label.get(current_locale(), humanize(name))
+
+    def _show_value(self, name: str, value: Any) -> str:
+        if value is None:
+            return ""
+        f = self.entity.fields[name]
+        if f.type == "enum":
+            return enum_label(f, value)
+        if f.type in {"link", "user", "many"}:
+            model = PortalUser if f.type == "user" else runtime().models.classes[f.target]
+            ids = value if isinstance(value, list) else [value]
+            found = {o.id: str(o) for o in self._session().scalars(
+                select(model).where(model.id.in_(ids)))}
+            return ", ".join(found.get(i, f"#{i}") for i in ids)
+        if f.type == "bool":
+            return "✓" if value else "✗"
+        return str(value)
+
+
+@_with_per_user_columns
+class EntityRestApi(EntityMixin, ModelRestApi):
+    """The REST API of one entity under ``/api/v1/<entity>/``."""
+
+    allow_browser_login = True
+    list_model_schema = PerUserSchema("list_columns")
+    show_model_schema = PerUserSchema("show_columns")
+    add_model_schema = PerUserSchema("add_columns")
+    edit_model_schema = PerUserSchema("edit_columns")
+
+    def _normalise(self, payload: Any) -> tuple[Optional[dict[str, Any]], Any]:
+        if not isinstance(payload, dict):
+            return None, self.response_400(message="the body must be a JSON object")
+        hidden = hidden_fields(self.entity)
+        unknown = [k for k in payload if k in hidden]
+        if unknown:
+            return None, self.response_422(message={k: ["Unknown field."] for k in unknown})
+        data = dict(payload)
+        for f in self.entity.fields.values():
+            value = data.get(f.name)
+            if f.type in {"decimal", "money"} and isinstance(value, float):
+                data[f.name] = str(Decimal(repr(value)))
+        errors = {k: [v] for k, v in validate_record(
+                self.entity, {k: v for k, v in data.items()
+                              if k in self.entity.fields and self.entity.fields[k].type
+                              not in {"link", "user", "many", "children", "file"}}).items()}
+        errors.update(check_relation_ids(self._session(), self.entity,
+                                         runtime().models.classes, data))
+        if errors:
+            return None, self.response_422(message=errors)
+        return data, None
+
+    def _save(self, item: Any, action: str, status: int, schema: Any) -> Any:
+        try:
+            if action == "create":
+                self.check_write("create", item)
+                self.datamodel.session.add(item)
+            else:
+                self.check_write("update", item)
+            self.datamodel.session.commit()
+        except AccessDenied as exc:
+            self._session().rollback()
+            return self.response(403, message=str(exc))
+        except RecordInvalid as exc:
+            self._session().rollback()
+            return self.response_422(message=exc.errors)
+        except IntegrityError:
+            self._session().rollback()
+            return self.response(409, message="the change conflicts with another record "
+                                              "(a unique value is already taken)")
+        result = {API_RESULT_RES_KEY: schema.dump(item, many=False)}
+        if action == "create":
+            result["id"] = item.id
+        return self.response(status, **result)
+
+    def post_headless(self) -> Any:
+        if not request.is_json:
+            return self.response_400(message="Request is not JSON")
+        data, error = self._normalise(request.get_json(silent=True))
+        if error is not None:
+            return error
+        try:
+            item = self.add_model_schema.load(data)
+        except ValidationError as err:
+            return self.response_422(message=err.messages)
+        return self._save(item, "create", 201, self.add_model_schema)
+
+    def put_headless(self, pk: Any) -> Any:
+        item = self.datamodel.get(pk, self._base_filters)
+        if not request.is_json:
+            return self.response_400(message="Request is not JSON")
+        if not item:
+            return self.response_404()
+        data, error = self._normalise(request.get_json(silent=True))
+        if error is not None:
+            return error
+        try:
+            merged = self._merge_update_item(item, data)
+            item = self.edit_model_schema.load(merged, instance=item)
+        except ValidationError as err:
+            self._session().rollback()
+            return self.response_422(message=err.messages)
+        return self._save(item, "update", 200, self.edit_model_schema)
+
+    def delete_headless(self, pk: Any) -> Any:
+        item = self.datamodel.get(pk, self._base_filters)
+        if not item:
+            return self.response_404()
+        try:
+            self.check_delete(item)
+            self.datamodel.session.delete(item)
+            self.datamodel.session.commit()
+        except AccessDenied as exc:
+            self._session().rollback()
+            return self.response(403, message=str(exc))
+        except RecordInvalid as exc:
+            self._session().rollback()
+            return self.response_422(message=exc.errors)
+        except SQLAlchemyError:
+            self._session().rollback()
+            return self.response(409, message="the record could not be deleted")
+        return self.response(200, message="OK")
+
+    @expose("/<int:pk>/history", methods=["GET"])
+    @protect()
+    @safe
+    @permission_name("get")
+    def history(self, pk: int) -> Any:
+        """Audit entries of one record
+        ---
+        get:
+          parameters:
+          - in: path
+            schema:
+              type: integer
+            name: pk
+          responses:
+            200:
+              description: The record's history, newest first
+            401:
+              $ref: '#/components/responses/401'
+            404:
+              $ref: '#/components/responses/404'
+        """
+        item = self.datamodel.get(pk, self._base_filters)
+        if not item:
+            return self.response_404()
+        hidden = hidden_fields(self.entity)
+        rows = audit.history(self._session().connection(), self.entity.name, item.id)
+        for row in rows:
+            row["at"] = row["at"].isoformat() if isinstance(row["at"], dt.datetime) else row["at"]
+            row["changes"] = {k: v for k, v in row["changes"].items() if k not in hidden}
+        return self.response(200, result=rows)

@@ -1,0 +1,44 @@
+"""Labels from YAML shown in the current user's language."""
+
+from __future__ import annotations
+
+from flask import current_app, has_request_context, session
+from flask_babel import LazyString
+
+from portal.spec.model import FieldSpec, Label
+
+LANGUAGES = {
+    "en": {"flag": "gb", "name": "English"},
+    "zh_CN": {"flag": "cn", "name": "简体中文"},
+    "zh_TW": {"flag": "tw", "name": "繁體中文"},
+}
+
+
+def current_locale() -> str:
+    """The locale of this request: the user's choice, else the configured default."""
+    if has_request_context():
+        chosen = session.get("locale")
+        if chosen in LANGUAGES:
+            return chosen
+    return current_app.config.get("BABEL_DEFAULT_LOCALE", "en")
+
+
+def lazy_label(label: Label, fallback: str) -> LazyString:
+    """A string that renders ``label`` in the locale of whoever reads it."""
+    return LazyString(lambda: label.get(current_locale(), fallback))
+
+
+def humanize(name: str) -> str:
+    """``credit_limit`` -> ``Credit limit``."""
+    return name.replace("_", " ").strip().capitalize()
+
+
+def field_label(f: FieldSpec) -> LazyString:
+    """The lazy label of a field, defaulting to its humanized name."""
+    return lazy_label(f.label, humanize(f.name))
+
+
+def enum_label(f: FieldSpec, value: str) -> str:
+    """The label of one enum value in the current locale (the value itself by default)."""
+    label = f.value_labels.get(value)
+    return label.get(current_locale(), value) if label else value

@@ -1,0 +1,65 @@
+"""The one place that registers generated classes with FAB and syncs permissions."""
+
+from __future__ import annotations
+
+from flask_appbuilder import AppBuilder
+
+from portal.generators.permissions import (
+    PermissionPlan,
+    entity_menu_name,
+    module_menu_name,
+    plan_permissions,
+)
+from portal.generators.screens import EntityClasses
+from portal.permission_sync import SyncReport, sync_permissions
+from portal.spec.model import Registry
+from portal.web.i18n import humanize, lazy_label
+
+
+def register_entities(appbuilder: AppBuilder, registry: Registry,
+                      classes: EntityClasses) -> None:
+    """Add every entity's screens (with its menu item) and REST API to FAB."""
+    modules = sorted(registry.modules.values(), key=lambda m: (m.order, m.name))
+    for module in modules:
+        members = sorted((e for e in registry.entities.values() if e.module == module.name),
+                         key=lambda e: e.name)
+        for entity in members:
+            appbuilder.add_view(
+                classes.views[entity.name], entity_menu_name(entity.name),
+                icon=entity.icon, label=lazy_label(entity.label, humanize(entity.name)),
+                category=module_menu_name(module.name), category_icon=module.icon,
+                category_label=lazy_label(module.label, humanize(module.name)),
+            )
+            appbuilder.add_api(classes.apis[entity.name])
+
+
+def framework_permissions(appbuilder: AppBuilder) -> set[tuple[str, str]]:
+    """The (permission, view) pairs of every registered view and menu item."""
+    pairs: set[tuple[str, str]] = set()
+    for view in appbuilder.baseviews:
+        for perm in view.base_permissions or ():
+            pairs.add((perm, view.class_permission_name))
+    for category in appbuilder.menu.get_list():
+        pairs.add(("menu_access", category.name))
+        for item in category.childs:
+            if item.name != "-":
+                pairs.add(("menu_access", item.name))
+    return pairs
+
+
+def permission_plan(appbuilder: AppBuilder, registry: Registry) -> PermissionPlan:
+    """The plan for everything registered on ``appbuilder``."""
+    return plan_permissions(registry, framework_permissions(appbuilder),
+                            appbuilder.sm.auth_role_admin)
+
+
+def apply_permission_plan(appbuilder: AppBuilder, plan: PermissionPlan) -> SyncReport:
+    """Sync the security tables to ``plan`` in one transaction."""
+    session = appbuilder.session
+    try:
+        report = sync_permissions(session.connection(), plan)
+        session.commit()
+    except Exception:
+        session.rollback()
+        raise
+    return report
