@@ -6,8 +6,9 @@ from __future__ import annotations
 import os
 import re
 import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Optional
 
 import pytest
 from sqlalchemy import create_engine, text

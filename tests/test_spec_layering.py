@@ -15,7 +15,7 @@ def modules() -> list[Path]:
 
 
 def test_no_web_or_orm_imports() -> None:
-    """covers: PL11 (the spec layer imports no Flask, FAB or SQLAlchemy)."""
+    """covers: PL1(the spec layer imports no Flask, FAB or SQLAlchemy)."""
     for path in modules():
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
@@ -29,7 +29,7 @@ def test_no_web_or_orm_imports() -> None:
 
 
 def test_no_module_level_mutable_state() -> None:
-    """covers: PL11 (no module-level lists, sets or dicts that are assigned to later)."""
+    """covers: PL1(no module-level lists, sets or dicts that are assigned to later)."""
     for path in modules():
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in tree.body:

@@ -14,7 +14,7 @@ from portal.spec.suggest import suggest
 
 
 def test_scalars_follow_safe_load_but_decimals_stay_exact() -> None:
-    """covers: PL1 (ints, bools, null, strings; floats become exact Decimal; dates stay text)."""
+    """covers: PL2(ints, bools, null, strings; floats become exact Decimal; dates stay text)."""
     docs, errors = load_text("a: 1\nb: 12.50\nc: yes\nd: 2024-01-01\ne: ~\nf: 1_000\n"
                              "g: 0x1F\nh: '12.50'\ni: 1e3\n", "f.yaml")
     assert errors == []
@@ -27,7 +27,7 @@ def test_scalars_follow_safe_load_but_decimals_stay_exact() -> None:
 
 
 def test_positions_of_keys_and_values() -> None:
-    """covers: PL1 (1-based line/column for every key and value, by path)."""
+    """covers: PL2(1-based line/column for every key and value, by path)."""
     docs, _ = load_text("a: 1\nb:\n  c: [x, {d: 2}]\n", "f.yaml")
     doc = docs[0]
     assert doc.pos(("b", "c"), key=True) == SourcePos("f.yaml", 3, 3)
@@ -38,7 +38,7 @@ def test_positions_of_keys_and_values() -> None:
 
 
 def test_duplicate_keys_point_at_second() -> None:
-    """covers: PL1 PL2 (duplicate keys are errors at the second occurrence)."""
+    """covers: PL2(duplicate keys are errors at the second occurrence)."""
     docs, errors = load_text("x: 0\nfields:\n  name: a\n  other: b\n  name: c\n", "f.yaml")
     assert [str(e) for e in errors] == [
         "f.yaml:5:3: fields.name: duplicate key 'name' (first at line 3) [duplicate-key]"]
@@ -52,7 +52,7 @@ def test_duplicate_keys_point_at_second() -> None:
     ("a: 1\n b: 2\n", 2, 3),
 ])
 def test_syntax_errors(text: str, line: int, col: int) -> None:
-    """covers: PL1 (YAML syntax errors become yaml-syntax errors at the mark)."""
+    """covers: PL2(YAML syntax errors become yaml-syntax errors at the mark)."""
     docs, errors = load_text(text, "f.yaml")
     assert docs == []
     assert [(e.code, e.line, e.col) for e in errors] == [("yaml-syntax", line, col)]
@@ -60,7 +60,7 @@ def test_syntax_errors(text: str, line: int, col: int) -> None:
 
 
 def test_documents() -> None:
-    """covers: PL1 (multi-document files; empty files and documents give nothing)."""
+    """covers: PL2(multi-document files; empty files and documents give nothing)."""
     assert load_text("", "f") == ([], [])
     assert load_text("# only a comment\n", "f") == ([], [])
     docs, _ = load_text("a: 1\n---\nb: 2\n---\n", "f")
@@ -69,13 +69,13 @@ def test_documents() -> None:
 
 
 def test_unsupported_tag() -> None:
-    """covers: PL1 (custom tags are rejected, not constructed)."""
+    """covers: PL2(custom tags are rejected, not constructed)."""
     _, errors = load_text("a: !python/object x\n", "f")
     assert [e.code for e in errors] == ["yaml-syntax"]
 
 
 def test_suggest() -> None:
-    """covers: PL4 (did-you-mean: close matches only; case-only differences win)."""
+    """covers: PL2(did-you-mean: close matches only; case-only differences win)."""
     assert suggest("decmal", ["decimal", "date"]) == "decimal"
     assert suggest("zh_cn", ["en", "zh_CN", "zh_TW"]) == "zh_CN"
     assert suggest("xyz", ["decimal"]) is None
@@ -84,7 +84,7 @@ def test_suggest() -> None:
 
 
 def test_number_format_parts() -> None:
-    """covers: PL6 (number formats: date tokens, one counter of 1-12 digits)."""
+    """covers: PL1(number formats: date tokens, one counter of 1-12 digits)."""
     fmt = parse_number_format("{YY}{MM}{DD}-{###}")
     assert fmt.parts == ("{YY}", "{MM}", "{DD}", "-", "{###}") and fmt.digits == 3
     assert fmt.period(2024, 1, 5) == "24-01-05"
@@ -94,7 +94,7 @@ def test_number_format_parts() -> None:
 
 
 def test_reserved_names() -> None:
-    """covers: PL7 (FAB's, the portal's and Python's names are reserved)."""
+    """covers: PL2(FAB's, the portal's and Python's names are reserved)."""
     for name in ("User", "role", "PERMISSION", "view_menu", "ab_anything", "menu", "department",
                  "audit_log", "openapi", "static", "class"):
         assert entity_name_reason(name), name

@@ -24,7 +24,7 @@ from portal.spec.validate import EntityDraft, validate_entity, validate_modules,
 YAML_SUFFIXES: tuple[str, ...] = (".yaml", ".yml")
 ENTITIES_DIR = "entities"
 #: Folders of definition kinds (only ``entities`` is compiled so far; the others are skipped).
-KNOWN_DIRS: tuple[str, ...] = (ENTITIES_DIR, "workflows", "rules", "templates")
+KNOWN_DIRS: tuple[str, ...] = (ENTITIES_DIR, "workflows", "rules", "templates", "demo")
 TOP_LEVEL_FILES: tuple[str, ...] = ("roles", "modules")
 
 
