@@ -100,12 +100,15 @@ def init(admin_user: Optional[str], admin_password: Optional[str],
 @portal.command(help="Load demo data (Chinese and English) from the schema folder's demo/.")
 def demo() -> None:
     """``portal demo``."""
-    from portal.demo_data import DemoDataError, load_demo
+    from portal.demo_data import DemoAlreadyLoaded, DemoDataError, load_demo
 
     app = _app()
     with app.app_context():
         try:
             summary = load_demo(app)
+        except DemoAlreadyLoaded as exc:
+            click.echo(f"demo data already there: {exc}")
+            return
         except DemoDataError as exc:
             click.echo(f"demo data not loaded: {exc}", err=True)
             sys.exit(1)

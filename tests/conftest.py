@@ -81,7 +81,7 @@ def make_portal(tmp_path: Path, databases: Databases) -> Iterator[Callable[..., 
         instance = tmp_path / f"instance-{len(apps)}"
         overrides = {
             "TESTING": True,
-            "SECRET_KEY": "test-secret-key",
+            "SECRET_KEY": "test-secret-key-that-is-long-enough-for-hmac-sha256",
             "DATABASE_URL": config.pop("DATABASE_URL", None) or databases.url(backend),
             "SCHEMA_DIR": schema_dir,
             "INSTANCE_DIR": instance,
