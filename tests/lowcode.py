@@ -41,7 +41,11 @@ fields:
   tags:     {type: many, entity: tag}
   parts:    {type: children, entity: gadget_part}
   manual:   {type: file}
-list: {columns: [ref, name, colour, price, owner], search: [name], filters: [colour, owner], order: -id}
+list:
+  columns: [ref, name, colour, price, owner]
+  search: [name]
+  filters: [colour, owner]
+  order: -id
 access:
   clerk:    {read: own, create: true, update: own, delete: own}
   teamlead: {read: department, create: true, update: department}

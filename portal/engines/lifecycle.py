@@ -7,7 +7,6 @@ entries in the same transaction. Audit entries themselves can never be changed o
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
@@ -18,7 +17,7 @@ from portal.engines.access import Principal
 from portal.engines.audit import audit_entries, write_entries
 from portal.engines.numbering import next_number
 from portal.spec.model import DynamicDefault, EntitySpec
-from portal.system_models import AuditLog, utcnow
+from portal.system_models import AuditLog, PortalUser, utcnow
 
 
 class ImmutableAuditError(Exception):
@@ -31,12 +30,14 @@ def _fill_new(entity: EntitySpec, obj: Any, principal: Principal, session: Sessi
     obj.created_by_id = obj.created_by_id or principal.user_id
     obj.updated_by_id = principal.user_id
     for f in entity.fields.values():
-        if isinstance(f.default, DynamicDefault):
-            key = f"{f.name}_id" if f.type == "user" else f.name
-            if getattr(obj, key, None) is None and getattr(obj, f.name, None) is None:
-                value = {"current_user": principal.user_id, "today": today,
-                         "now": now}[f.default.kind]
-                setattr(obj, key, value)
+        if isinstance(f.default, DynamicDefault) and getattr(obj, f.name, None) is None:
+            if f.type == "user":
+                # Set the relationship, not the key: a relationship explicitly set to None
+                # would win over the key at flush time.
+                if getattr(obj, f"{f.name}_id", None) is None and principal.user_id is not None:
+                    setattr(obj, f.name, session.get(PortalUser, principal.user_id))
+            else:
+                setattr(obj, f.name, today if f.default.kind == "today" else now)
         if f.type == "number" and f.number_format and not getattr(obj, f.name, None):
             setattr(obj, f.name, next_number(session.connection(), entity.name, f.name,
                                              f.number_format, today))
@@ -65,8 +66,3 @@ def install_lifecycle(session_factory: Any, current_actor: Callable[[], Principa
 
     event.listen(session_factory, "before_flush", before_flush)
     event.listen(session_factory, "after_flush", after_flush)
-
-
-def today_utc() -> dt.date:
-    """Today's date in UTC (the date numbering periods and ``today`` defaults use)."""
-    return utcnow().date()

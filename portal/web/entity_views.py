@@ -10,8 +10,8 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any, Optional
 
-from flask import abort, g, request
-from flask_appbuilder import ModelRestApi, ModelView, expose, has_access
+from flask import abort, current_app, g, request
+from flask_appbuilder import ModelView, expose, has_access
 from flask_appbuilder.api import safe
 from flask_appbuilder.const import API_RESULT_RES_KEY
 from flask_appbuilder.security.decorators import permission_name, protect
@@ -28,6 +28,7 @@ from portal.runtime import acting_principal, runtime
 from portal.spec.model import EntitySpec
 from portal.system_models import PortalUser
 from portal.web.access_columns import PerUserColumns, PerUserSchema, hidden_fields
+from portal.web.fast_rison import FastRisonModelRestApi
 from portal.web.i18n import current_locale, enum_label, humanize
 from portal.web.records import (
     RecordInvalid,
@@ -123,7 +124,7 @@ class EntityModelView(EntityMixin, ModelView):
                     attachment = store_file(
                         rt.attachment_dir, upload.stream, upload.filename, upload.mimetype,
                         self.entity.name, f.name, acting_principal().user_id,
-                        int(self.appbuilder.get_app.config["MAX_UPLOAD_BYTES"]))
+                        int(current_app.config["MAX_UPLOAD_BYTES"]))
                 except AttachmentTooLarge as exc:
                     raise RecordInvalid({f.name: [str(exc)]}) from exc
                 setattr(item, f.name, attachment)
@@ -231,7 +232,7 @@ class EntityModelView(EntityMixin, ModelView):
 
 
 @_with_per_user_columns
-class EntityRestApi(EntityMixin, ModelRestApi):
+class EntityRestApi(EntityMixin, FastRisonModelRestApi):
     """The REST API of one entity under ``/api/v1/<entity>/``."""
 
     allow_browser_login = True
@@ -239,6 +240,10 @@ class EntityRestApi(EntityMixin, ModelRestApi):
     show_model_schema = PerUserSchema("show_columns")
     add_model_schema = PerUserSchema("add_columns")
     edit_model_schema = PerUserSchema("edit_columns")
+
+    def _init_model_schemas(self) -> None:
+        """Not at start-up: each model schema is built on first use (``PerUserSchema``)."""
+        PerUserSchema.build_on_first_use(self)
 
     def _normalise(self, payload: Any) -> tuple[Optional[dict[str, Any]], Any]:
         if not isinstance(payload, dict):

@@ -8,9 +8,11 @@ shared checks from ``portal.engines.validation``.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from flask import g
 from flask_appbuilder.fields import QuerySelectField, QuerySelectMultipleField
 from flask_appbuilder.fieldwidgets import (
     BS3TextAreaFieldWidget,
@@ -42,7 +44,7 @@ from wtforms.validators import Optional as OptionalValidator
 
 from portal.engines.scoping import UNSCOPED
 from portal.engines.validation import check_value
-from portal.spec.model import EntitySpec, FieldSpec, Registry
+from portal.spec.model import DynamicDefault, EntitySpec, FieldSpec, Registry
 from portal.system_models import PortalUser
 from portal.web.i18n import enum_label, field_label
 from portal.web.widgets import ChildTableWidget, FileInputWidget
@@ -99,12 +101,13 @@ def form_field(f: FieldSpec, entity: EntitySpec, models: Mapping[str, type],
     if f.unique and f.type not in {"link", "user"}:
         checks.append(UniqueCheck(models[entity.name], f, session))
     desc = f.help.get("en") if f.help.texts else ""
-    common = {"label": label, "description": desc}
+    common = {"label": label, "description": desc, "default": _form_default(f)}
     if f.type in {"string", "email", "phone", "url"}:
         return StringField(validators=checks, widget=BS3TextFieldWidget(),
-                           filters=[_strip], **common)
+                           filters=[_strip, _none_if_blank], **common)
     if f.type == "text":
-        return TextAreaField(validators=checks, widget=BS3TextAreaFieldWidget(), **common)
+        return TextAreaField(validators=checks, widget=BS3TextAreaFieldWidget(),
+                             filters=[_none_if_blank], **common)
     if f.type == "int":
         return IntegerField(validators=[OptionalValidator(), *checks],
                             widget=BS3TextFieldWidget(), **common)
@@ -120,8 +123,10 @@ def form_field(f: FieldSpec, entity: EntitySpec, models: Mapping[str, type],
         return DateTimeField(validators=[OptionalValidator(), *checks], format="%Y-%m-%d %H:%M:%S",
                              widget=DateTimePickerWidget(), **common)
     if f.type == "enum":
+        # The shared check validates the value; WTForms' own choice check would refuse a
+        # missing optional value before it.
         return SelectField(choices=_choices(f), validators=checks, widget=Select2Widget(),
-                           **common)
+                           validate_choice=False, filters=[_none_if_blank], **common)
     if f.type in {"link", "user"}:
         model = PortalUser if f.type == "user" else models[f.target]
         order = PortalUser.username if f.type == "user" else model.id
@@ -148,11 +153,32 @@ def child_form(child: EntitySpec, via: str, models: Mapping[str, type],
     return type(f"{child.name}_row_form", (Form,), attrs)
 
 
+class ChildRows(FieldList):
+    """The rows of a ``children`` table.
+
+    WTForms gives a FieldList one error dict per row, which FAB's form template cannot
+    print (it crashed with a 500); here they become lines like ``row 2: Quantity: ...``,
+    while each message also stays on its own cell.
+    """
+
+    def validate(self, form: Any, extra_validators: Any = ()) -> bool:
+        # A row left completely blank (e.g. "Add row" clicked, nothing typed) is no row.
+        self.entries = [e for e in self.entries if not _blank_row(e.form)]
+        super().validate(form, extra_validators)
+        lines: list[str] = []
+        for index, entry in enumerate(self.entries, start=1):
+            for name, messages in entry.form.errors.items():
+                label = entry.form[name].label.text if name in entry.form else name
+                lines.extend(f"row {index}: {label}: {m}" for m in messages)
+        self.errors = lines + [e for e in self.errors if isinstance(e, str)]
+        return not self.errors
+
+
 def children_field(f: FieldSpec, registry: Registry, models: Mapping[str, type],
                    session: Callable[[], Any]) -> Field:
     """An inline, editable table of child rows for a ``children`` field."""
     row = child_form(registry.entity(f.target), f.via or "", models, session)
-    return FieldList(FormField(row), label=field_label(f), min_entries=0,
+    return ChildRows(FormField(row), label=field_label(f), min_entries=0,
                      widget=ChildTableWidget())
 
 
@@ -170,5 +196,32 @@ def entity_form_fields(entity: EntitySpec, registry: Registry, models: Mapping[s
     return fields
 
 
+def _form_default(f: FieldSpec) -> Any:
+    """What a new record's form shows before the user types: the YAML default."""
+    if isinstance(f.default, DynamicDefault):
+        if f.default.kind == "current_user":
+            return lambda: g.get("user") if getattr(g.get("user"), "id", None) else None
+        if f.default.kind == "today":
+            return dt.date.today
+        return lambda: dt.datetime.now().replace(microsecond=0)
+    return f.default
+
+
 def _strip(value: Any) -> Any:
     return value.strip() if isinstance(value, str) else value
+
+
+def _none_if_blank(value: Any) -> Any:
+    # Blank text is stored as NULL: "no value", and never a clash on a unique column.
+    return None if value == "" else value
+
+
+def _blank_row(row: Any) -> bool:
+    """True when no field of a child row form holds anything but its empty value."""
+    for name, field in row._fields.items():
+        if name == "id" or field.type == "BooleanField":
+            continue
+        raw = field.raw_data[0] if getattr(field, "raw_data", None) else None
+        if raw not in (None, "", "__None"):
+            return False
+    return True
