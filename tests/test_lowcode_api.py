@@ -248,6 +248,16 @@ def test_audit_entries_cannot_be_changed(portal: Any) -> None:
             session.flush()
         session.rollback()
         assert session.query(AuditLog).one().username == "boss"
+    from sqlalchemy import text
+    from sqlalchemy.exc import DatabaseError
+
+    with portal.app_context():  # the database refuses it too, even as raw SQL
+        session = portal.appbuilder.session
+        for statement in ("UPDATE portal_audit_log SET username = 'x'",
+                          "DELETE FROM portal_audit_log"):
+            with pytest.raises(DatabaseError, match="audit entries cannot be changed"):
+                session.execute(text(statement))
+            session.rollback()
     perms = _grants_on(portal, "Admin")
     assert not any("audit" in view.lower() for _, view in perms)
 

@@ -227,5 +227,8 @@ def test_chinese_labels_when_the_user_switches(portal: Any) -> None:
     assert "小工具" in page and "名称" in page and "价格" in page
     pk = _rows(portal, "gadget")[0].id
     assert "大" in web.get(f"/gadget/show/{pk}").get_data(as_text=True)  # enum value label
+    again = WebUser(portal, "boss")  # a new login keeps the user's language
+    assert "小工具" in again.get("/gadget/list/").get_data(as_text=True)
+    assert "小工具" not in WebUser(portal, "clerk1").get("/gadget/list/").get_data(as_text=True)
     web.get("/lang/en")
     assert "Gadget" in web.get("/gadget/list/").get_data(as_text=True)

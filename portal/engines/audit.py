@@ -103,3 +103,27 @@ def history(conn: Connection, entity: str, record_id: int) -> list[dict[str, Any
         .order_by(_LOG.c.id.desc())
     )
     return [dict(row._mapping, changes=json.loads(row.changes)) for row in result]
+
+
+_SQLITE_GUARDS = [
+    f"CREATE TRIGGER IF NOT EXISTS portal_audit_log_no_{op} BEFORE {op.upper()} ON "
+    f"portal_audit_log BEGIN SELECT RAISE(ABORT, 'audit entries cannot be changed or "
+    f"deleted'); END"
+    for op in ("update", "delete")
+]
+_POSTGRES_GUARDS = [
+    "CREATE OR REPLACE FUNCTION portal_audit_log_immutable() RETURNS trigger "
+    "LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'audit entries cannot be changed or "
+    "deleted'; END $$",
+    "CREATE OR REPLACE TRIGGER portal_audit_log_immutable BEFORE UPDATE OR DELETE ON "
+    "portal_audit_log FOR EACH ROW EXECUTE FUNCTION portal_audit_log_immutable()",
+]
+
+
+def protect_audit_table(conn: Connection) -> None:
+    """Make the database itself refuse UPDATE and DELETE on audit entries (raw SQL too)."""
+    from sqlalchemy import text
+
+    statements = _POSTGRES_GUARDS if conn.dialect.name == "postgresql" else _SQLITE_GUARDS
+    for statement in statements:
+        conn.execute(text(statement))

@@ -46,7 +46,7 @@ from portal.engines.scoping import UNSCOPED
 from portal.engines.validation import check_value
 from portal.spec.model import DynamicDefault, EntitySpec, FieldSpec, Registry
 from portal.system_models import PortalUser
-from portal.web.i18n import enum_label, field_label
+from portal.web.i18n import enum_label, field_label, lazy_label
 from portal.web.widgets import ChildTableWidget, FileInputWidget
 
 
@@ -100,7 +100,7 @@ def form_field(f: FieldSpec, entity: EntitySpec, models: Mapping[str, type],
     checks: list[Any] = [SpecCheck(f)]
     if f.unique and f.type not in {"link", "user"}:
         checks.append(UniqueCheck(models[entity.name], f, session))
-    desc = f.help.get("en") if f.help.texts else ""
+    desc = lazy_label(f.help, "") if f.help.texts else ""
     common = {"label": label, "description": desc, "default": _form_default(f)}
     if f.type in {"string", "email", "phone", "url"}:
         return StringField(validators=checks, widget=BS3TextFieldWidget(),

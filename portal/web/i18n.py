@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import current_app, has_request_context, session
 from flask_babel import LazyString
 
@@ -42,3 +44,27 @@ def enum_label(f: FieldSpec, value: str) -> str:
     """The label of one enum value in the current locale (the value itself by default)."""
     label = f.value_labels.get(value)
     return label.get(current_locale(), value) if label else value
+
+
+def install_user_locale(app: Any) -> None:
+    """Keep each user's language: restore it at login, remember it when the user switches."""
+    from flask import g, request
+    from flask_login import user_logged_in
+
+    def restore(_sender: Any, user: Any, **_kw: Any) -> None:
+        if getattr(user, "locale", None) in LANGUAGES:
+            session["locale"] = user.locale
+
+    user_logged_in.connect(restore, app, weak=False)
+
+    @app.after_request
+    def remember(response: Any) -> Any:
+        user = g.get("user")
+        chosen = (request.view_args or {}).get("locale")
+        if (request.endpoint == "LocaleView.index" and chosen in LANGUAGES
+                and getattr(user, "is_authenticated", False)
+                and getattr(user, "locale", None) != chosen):
+            session_db = app.appbuilder.session
+            user.locale = chosen
+            session_db.commit()
+        return response
