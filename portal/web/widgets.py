@@ -7,11 +7,17 @@ from typing import Any
 from flask import url_for
 from markupsafe import Markup, escape
 
+#: Row fields drawn as a select2 box: their column gets room for the option text.
+_SELECT_TYPES = frozenset({"SelectField", "QuerySelectField", "QuerySelectMultipleField"})
+
 
 def _cell(sub: Any) -> str:
-    errors = "".join(f'<div class="text-danger small">{escape(e)}</div>' for e in sub.errors)
+    errors = "".join(f'<div class="help-block small">{escape(e)}</div>' for e in sub.errors)
     css = "" if sub.type == "BooleanField" else "form-control input-sm"
-    return f"<td>{sub(class_=css)}{errors}</td>"
+    classes = " ".join(c for c in ("portal-cell-select" if sub.type in _SELECT_TYPES else "",
+                                   "has-error" if sub.errors else "") if c)
+    td = f'<td class="{classes}">' if classes else "<td>"
+    return f"{td}{sub(class_=css)}{errors}</td>"
 
 
 class ChildTableWidget:

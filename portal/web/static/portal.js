@@ -9,18 +9,38 @@
     });
     return max + 1;
   }
+  // The same select2 look as FAB's own fields (bootstrap theme), filling the cell; a
+  // required select gets no clear button (clearing it only earns a "required" error).
+  function enhance(scope) {
+    var $ = window.jQuery;
+    if (!$ || !$.fn.select2) { return; }
+    $(scope).find("select.my_select2").each(function () {
+      var $el = $(this);
+      if ($el.data("select2")) { $el.select2("destroy"); }
+      $el.select2({
+        theme: "bootstrap", width: "100%", allowClear: !this.required,
+        placeholder: this.getAttribute("data-placeholder") || ""
+      });
+    });
+  }
+  if (window.jQuery) {
+    // Runs after ab.js has set up the page's selects, rows already on the form included.
+    window.jQuery(function () {
+      document.querySelectorAll(".portal-children tbody").forEach(enhance);
+    });
+  }
   document.addEventListener("click", function (ev) {
     var add = ev.target.closest(".portal-add-row");
     if (add) {
       var box = add.closest(".portal-children");
-      var html = box.querySelector("template").innerHTML.replace(/__index__/g, String(nextIndex(box)));
+      var html = box.querySelector("template").innerHTML
+        .replace(/__index__/g, String(nextIndex(box)));
       var tbody = box.querySelector("tbody");
       tbody.insertAdjacentHTML("beforeend", html);
       var row = tbody.lastElementChild;
-      if (window.jQuery && jQuery.fn.select2) {
-        jQuery(row).find("select").select2({ width: "100%" });
-      }
-      var first = row.querySelector("input:not([type=hidden]), select, textarea");
+      enhance(row);
+      var first = row.querySelector(".select2-selection, input:not([type=hidden]), textarea, " +
+                                    "select:not(.select2-hidden-accessible)");
       if (first) { first.focus(); }
       return;
     }
