@@ -32,10 +32,11 @@ demo: setup
 	  echo "" && \
 	  $(BIN)/portal serve --host "$(HOST)" --port "$(PORT)"
 
-# Debian's chromium for the browser tests (Playwright cannot download browsers here).
+# Debian's chromium for the browser tests (Playwright cannot download browsers here), and a
+# CJK font so screenshots of Chinese pages are readable.
 browser-deps:
 	@command -v chromium >/dev/null 2>&1 || test -x /usr/bin/chromium || \
-	  { if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+	  { if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null; \
 	    else echo "chromium missing: run 'sudo apt-get install -y chromium' (browser tests will skip)"; fi; }
 
 lint: setup

@@ -4,26 +4,37 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Optional
 
 from flask import Flask, request
 from flask.sessions import SecureCookieSessionInterface
-from flask_appbuilder import AppBuilder
+from flask_appbuilder import Model
 from flask_appbuilder.models.sqla.base import SQLA
 from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from portal.appbuilder import PortalAppBuilder
+from portal.engines.audit import protect_audit_table
 from portal.engines.lifecycle import install_lifecycle
 from portal.engines.scoping import install_read_scopes
 from portal.generators.models import build_models
 from portal.generators.screens import build_screens
+from portal.routing import LazyBuilderRule
 from portal.runtime import PortalRuntime, acting_principal, request_principal
 from portal.settings import load_settings
 from portal.spec.compiler import compile_schema_dir
+from portal.startup_gc import startup_gc
 from portal.system_models import Department  # noqa: F401  (registers the system tables)
 from portal.web.blueprint import portal_blueprint
-from portal.wiring import apply_permission_plan, permission_plan, register_entities
+from portal.web.i18n import install_user_locale
+from portal.wiring import (
+    apply_permission_plan,
+    permission_plan,
+    register_entities,
+    register_system_views,
+)
 
 log = logging.getLogger(__name__)
 
@@ -46,12 +57,20 @@ def create_app(overrides: Optional[Mapping[str, Any]] = None) -> Flask:
 
     Raises ``SpecErrors`` (every definition error at once) if the YAML is wrong, and
     ``ConfigError`` if the configuration cannot run; nothing is started in either case.
+    Outside ``TESTING`` the objects built here are frozen out of garbage collection
+    (``FREEZE_GC``; see ``portal.startup_gc``).
     """
     config = load_settings(overrides)
+    with startup_gc(bool(config.get("FREEZE_GC", not config.get("TESTING")))):
+        return _build_app(config)
+
+
+def _build_app(config: dict[str, Any]) -> Flask:
     registry = compile_schema_dir(config["SCHEMA_DIR"])
     here = Path(__file__).parent
     app = Flask("portal", instance_path=str(config["INSTANCE_DIR"]),
                 template_folder=str(here / "web" / "templates"))
+    app.url_rule_class = LazyBuilderRule  # type: ignore[assignment]
     app.config.update(config)
     app.session_interface = HttpsAwareSessionInterface()
     if config.get("BEHIND_PROXY"):
@@ -73,14 +92,24 @@ def create_app(overrides: Optional[Mapping[str, Any]] = None) -> Flask:
         install_read_scopes(db.session, runtime.entity_of, request_principal)
         install_lifecycle(db.session, acting_principal)
 
-        appbuilder = AppBuilder(update_perms=False)
+        appbuilder = PortalAppBuilder(update_perms=False)
         appbuilder.init_app(app, db.session)
-        models.metadata.create_all(db.engine)
-        classes = build_screens(registry, models, lambda: db.session)
-        register_entities(appbuilder, registry, classes)
+        with db.engine.begin() as conn:
+            Model.metadata.create_all(conn)  # the portal's system tables, if FAB did not
+            protect_audit_table(conn)
+        # The entity tables are created while the screens are built and registered: the
+        # database runs the DDL (most of a first start on PostgreSQL) while Python builds
+        # classes and routes, which touch no table. Nothing else is written until it is done.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            tables = pool.submit(models.metadata.create_all, db.engine)
+            classes = build_screens(registry, models, lambda: db.session)
+            register_entities(appbuilder, registry, classes)
+            tables.result()
+        register_system_views(appbuilder)
         appbuilder.sm.limiter.limit(config["AUTH_RATE_LIMIT"], methods=["POST"])(
             _security_api_blueprint(app))
         app.register_blueprint(portal_blueprint())
+        install_user_locale(app)
         from portal.cli import portal as portal_commands
 
         app.cli.add_command(portal_commands)

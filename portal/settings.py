@@ -44,7 +44,7 @@ def load_settings(overrides: Optional[Mapping[str, Any]] = None) -> dict[str, An
         "SCHEMA_DIR": Path(values["SCHEMA_DIR"]),
         "MAX_CONTENT_LENGTH": int(values["MAX_UPLOAD_BYTES"]) + 1024 * 1024,
         "BABEL_DEFAULT_LOCALE": locale,
-        "LANGUAGES": LANGUAGES,
+        "LANGUAGES": {code: dict(meta) for code, meta in LANGUAGES.items()},
         "APP_NAME": values.get("APP_NAME", "CRM Portal"),
         "FAB_UPDATE_PERMS": False,
         "FAB_API_SWAGGER_UI": True,

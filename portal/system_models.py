@@ -80,8 +80,15 @@ class AuditLog(Model):
     user_id: Mapped[Optional[int]] = mapped_column(Integer, nullable=True)
     username: Mapped[str] = mapped_column(String(128), nullable=False)
     changes: Mapped[str] = mapped_column(Text, nullable=False, default="{}")
+    #: For a child row (a ``children`` field's record): the parent record it belongs to,
+    #: so the parent's history shows changes to its rows too.
+    parent_entity: Mapped[Optional[str]] = mapped_column(String(64), nullable=True)
+    parent_id: Mapped[Optional[int]] = mapped_column(Integer, nullable=True)
 
-    __table_args__ = (Index("ix_portal_audit_log_record", "entity", "record_id", "id"),)
+    __table_args__ = (
+        Index("ix_portal_audit_log_record", "entity", "record_id", "id"),
+        Index("ix_portal_audit_log_parent", "parent_entity", "parent_id", "id"),
+    )
 
 
 class NumberSeries(Model):

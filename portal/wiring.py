@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from flask_appbuilder import AppBuilder
+from contextlib import nullcontext
 
+from flask_appbuilder import AppBuilder
+from flask_babel import lazy_gettext
+
+from portal.appbuilder import PortalAppBuilder
 from portal.generators.permissions import (
     PermissionPlan,
     entity_menu_name,
@@ -14,23 +18,36 @@ from portal.generators.screens import EntityClasses
 from portal.permission_sync import SyncReport, sync_permissions
 from portal.spec.model import Registry
 from portal.web.i18n import humanize, lazy_label
+from portal.web.org_views import DepartmentView
 
 
 def register_entities(appbuilder: AppBuilder, registry: Registry,
                       classes: EntityClasses) -> None:
-    """Add every entity's screens (with its menu item) and REST API to FAB."""
+    """Add every entity's screens (with its menu item) and REST API to FAB.
+
+    With a :class:`PortalAppBuilder` the views are added in one batch (related views linked
+    once at the end instead of after every view: see ``portal.appbuilder``).
+    """
+    batch = appbuilder.batch() if isinstance(appbuilder, PortalAppBuilder) else nullcontext()
     modules = sorted(registry.modules.values(), key=lambda m: (m.order, m.name))
-    for module in modules:
-        members = sorted((e for e in registry.entities.values() if e.module == module.name),
-                         key=lambda e: e.name)
-        for entity in members:
-            appbuilder.add_view(
-                classes.views[entity.name], entity_menu_name(entity.name),
-                icon=entity.icon, label=lazy_label(entity.label, humanize(entity.name)),
-                category=module_menu_name(module.name), category_icon=module.icon,
-                category_label=lazy_label(module.label, humanize(module.name)),
-            )
-            appbuilder.add_api(classes.apis[entity.name])
+    with batch:
+        for module in modules:
+            members = sorted((e for e in registry.entities.values()
+                              if e.module == module.name), key=lambda e: e.name)
+            for entity in members:
+                appbuilder.add_view(
+                    classes.views[entity.name], entity_menu_name(entity.name),
+                    icon=entity.icon, label=lazy_label(entity.label, humanize(entity.name)),
+                    category=module_menu_name(module.name), category_icon=module.icon,
+                    category_label=lazy_label(module.label, humanize(module.name)),
+                )
+                appbuilder.add_api(classes.apis[entity.name])
+
+
+def register_system_views(appbuilder: AppBuilder) -> None:
+    """Add the portal's own admin screens (departments) under FAB's Security menu."""
+    appbuilder.add_view(DepartmentView, "Departments", icon="fa-sitemap",
+                        label=lazy_gettext("Departments"), category="Security")
 
 
 def framework_permissions(appbuilder: AppBuilder) -> set[tuple[str, str]]:

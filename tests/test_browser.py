@@ -214,9 +214,14 @@ def test_opportunity_with_lines_in_the_browser(served: tuple[Any, str]) -> None:
                 session = app.appbuilder.session
                 session.expire_all()
                 assert [r.id for r in session.query(line)] == line_ids  # updated in place
+            # The record's own entries, and its product row's, newest first.
             history = page.locator("#history .portal-history-entry")
-            expect(history.locator("td:nth-child(3)")).to_have_text(["update", "create"])
-            update, create = history.nth(0), history.nth(1)
+            expect(history.locator("td:nth-child(3)")).to_have_text(
+                ["updateProducts #1", "update", "createProducts #1", "create"])
+            row_update = history.nth(0)
+            expect(row_update.locator("td:nth-child(4) div", has_text="Quantity")).to_have_text(
+                re.compile(r"^Quantity:\s*3\s*→\s*5$"))
+            update, create = history.nth(1), history.nth(3)
             expect(update.locator("del")).to_have_text("Acme rollout")
             expect(update.locator("td:nth-child(4) div", has_text="Name")).to_have_text(
                 re.compile(r"^Name:\s*Acme rollout\s*→\s*Acme rollout phase 2$"))
@@ -235,6 +240,8 @@ def test_opportunity_with_lines_in_the_browser(served: tuple[Any, str]) -> None:
             expect(page.locator(".panel-title").first).to_contain_text("商机")
             expect(page.locator("body")).to_contain_text("产品明细")
             expect(child.locator("thead th")).to_have_text(["产品", "数量", "单价"])
+            expect(page.locator("#history .panel-title")).to_contain_text("变更历史")
+            expect(page.locator("#history tbody tr").first).to_contain_text("修改")
             shot(page, "opportunity-show-zh_CN")
         finally:
             browser.close()

@@ -199,7 +199,7 @@ def test_concurrent_numbering_is_unique_and_gap_free(tmp_path: Path, make_portal
     for t in threads:
         t.join(120)
     assert not errors, errors
-    year = dt.datetime.now(dt.timezone.utc).year
+    year = dt.datetime.now(dt.UTC).year
     with app.app_context():
         refs = sorted(r for (r,) in app.appbuilder.session.query(model.ref))
     assert refs == [f"GD-{year}-{i:04d}" for i in range(1, 81)]
@@ -251,6 +251,9 @@ def test_admin_edits_department_and_manager(tmp_path: Path, make_portal: Any,
     boss_id = add_user(app, "boss", ["boss"], department="east")
     clerk_id = add_user(app, "clerk1", ["clerk"])
     web = WebUser(app, "admin")
+    assert web.post_form("/departments/add", {"name": "west"}).status_code == 302
+    assert "west" in web.get("/departments/list/").get_data(as_text=True)
+    assert WebUser(app, "boss").get("/departments/list/").status_code in (302, 403)  # admins
     form = web.get(f"/users/edit/{clerk_id}").get_data(as_text=True)
     assert 'name="department"' in form and 'name="manager"' in form
     with app.app_context():

@@ -7,13 +7,14 @@ One mechanism serves every path: read scopes are added to every ORM query on an 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any, Optional
 
 from portal.spec.model import EntitySpec
 
 #: The role FAB creates for administrators; it may do everything and sees every field.
 ADMIN_ROLE = "Admin"
-_WIDTH = {None: 0, "own": 1, "department": 2, "all": 3}
+_WIDTH = MappingProxyType({None: 0, "own": 1, "department": 2, "all": 3})
 
 
 class AccessDenied(Exception):

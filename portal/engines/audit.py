@@ -82,12 +82,28 @@ def audit_entries(principal: Principal, created: Iterable[Any], updated: Iterabl
             changes = _field_values(entity, obj, action)
             if action == "update" and not changes:
                 continue
+            parent_entity, parent_id = _parent_of(obj)
             rows.append({
                 "entity": entity.name, "record_id": obj.id, "action": action, "at": at,
                 "user_id": principal.user_id, "username": principal.username,
                 "changes": json.dumps(changes, ensure_ascii=False, sort_keys=True),
+                "parent_entity": parent_entity, "parent_id": parent_id,
             })
     return rows
+
+
+def _parent_of(obj: Any) -> tuple[Optional[str], Optional[int]]:
+    """The parent record of an inline child row, read from its link back (before deletion
+    too: the committed value is used when the link was cleared)."""
+    state = inspect(obj)
+    for parent_entity, via in getattr(type(obj), "__parents__", ()):
+        hist = state.attrs[f"{via}_id"].history
+        value = state.attrs[f"{via}_id"].value
+        if value is None and hist.deleted:
+            value = hist.deleted[0]
+        if value is not None:
+            return parent_entity, value
+    return None, None
 
 
 def write_entries(conn: Connection, rows: list[dict[str, Any]]) -> None:
@@ -97,27 +113,27 @@ def write_entries(conn: Connection, rows: list[dict[str, Any]]) -> None:
 
 
 def history(conn: Connection, entity: str, record_id: int) -> list[dict[str, Any]]:
-    """A record's audit entries, newest first, with ``changes`` decoded."""
-    result = conn.execute(
-        select(_LOG).where(_LOG.c.entity == entity, _LOG.c.record_id == record_id)
-        .order_by(_LOG.c.id.desc())
-    )
+    """A record's audit entries and those of its inline child rows, newest first, with
+    ``changes`` decoded."""
+    own = (_LOG.c.entity == entity) & (_LOG.c.record_id == record_id)
+    rows_of = (_LOG.c.parent_entity == entity) & (_LOG.c.parent_id == record_id)
+    result = conn.execute(select(_LOG).where(own | rows_of).order_by(_LOG.c.id.desc()))
     return [dict(row._mapping, changes=json.loads(row.changes)) for row in result]
 
 
-_SQLITE_GUARDS = [
+_SQLITE_GUARDS = tuple(
     f"CREATE TRIGGER IF NOT EXISTS portal_audit_log_no_{op} BEFORE {op.upper()} ON "
     f"portal_audit_log BEGIN SELECT RAISE(ABORT, 'audit entries cannot be changed or "
     f"deleted'); END"
     for op in ("update", "delete")
-]
-_POSTGRES_GUARDS = [
+)
+_POSTGRES_GUARDS = (
     "CREATE OR REPLACE FUNCTION portal_audit_log_immutable() RETURNS trigger "
     "LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'audit entries cannot be changed or "
     "deleted'; END $$",
     "CREATE OR REPLACE TRIGGER portal_audit_log_immutable BEFORE UPDATE OR DELETE ON "
     "portal_audit_log FOR EACH ROW EXECUTE FUNCTION portal_audit_log_immutable()",
-]
+)
 
 
 def protect_audit_table(conn: Connection) -> None:

@@ -18,11 +18,13 @@ EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 URL = re.compile(r"^https?://[^\s/$.?#][^\s]*$", re.IGNORECASE)
 PHONE = re.compile(r"^\+?[0-9][0-9 ()\-]{2,39}$")
 #: Types a person types into a box: empty text counts as no value.
-_EMPTY = (None, "", [], ())
+_EMPTY = (None, "", (), frozenset())
 
 
 def is_empty(value: Any) -> bool:
     """True for None, empty text and empty collections."""
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return not value
     return value in _EMPTY or (isinstance(value, str) and not value.strip())
 
 

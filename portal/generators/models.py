@@ -62,6 +62,20 @@ def owner_column(entity: EntitySpec) -> str:
     return f"{entity.owner}_id" if entity.owner else "created_by_id"
 
 
+def scope_index_columns(entity: EntitySpec) -> list[str]:
+    """The columns of ``ix_<entity>_scope``: the owner column, the list's order column (when
+    the YAML sets one), then ``id``. An own-scoped list page in its default order (FAB adds
+    ``id`` as the tie-breaker) is then read straight off the index, without a sort."""
+    columns = [owner_column(entity)]
+    order = entity.list.order_by
+    if order and order != "id":
+        f = entity.fields.get(order)
+        stored = column_name(f) if f is not None else order
+        if stored not in columns:
+            columns.append(stored)
+    return columns + ["id"]
+
+
 def build_models(registry: Registry) -> EntityModels:
     """Build one model class per entity on a fresh metadata (one per compile)."""
 
@@ -85,10 +99,14 @@ def _build_entity(base: type, entity: EntitySpec, registry: Registry,
         "__tablename__": entity.name,
         "__entity__": entity,
         "__owner_column__": owner_column(entity),
+        # (parent entity, link field) pairs for which this entity is an inline child row.
+        "__parents__": tuple((parent.name, f.via)
+                             for parent, f in registry.parents_of(entity.name)),
         "id": Column(Integer, primary_key=True),
         "created_at": Column(DateTime, nullable=False, default=utcnow),
         "updated_at": Column(DateTime, nullable=False, default=utcnow, onupdate=utcnow),
-        "created_by_id": Column(Integer, ForeignKey(user_id), nullable=True, index=True),
+        "created_by_id": Column(Integer, ForeignKey(user_id), nullable=True,
+                                index=owner_column(entity) != "created_by_id"),
         "updated_by_id": Column(Integer, ForeignKey(user_id), nullable=True),
     }
     attrs["created_by"] = relationship(PortalUser, foreign_keys=[attrs["created_by_id"]])
@@ -119,7 +137,9 @@ def _build_entity(base: type, entity: EntitySpec, registry: Registry,
             attrs[f.name] = relationship(_target(classes, f.target), secondary=assoc)
         elif f.type in {"link", "user", "file"}:
             fk = _foreign_key(f)
-            col = Column(f"{f.name}_id", Integer, fk, nullable=not f.required, index=True)
+            # The owner column leads ix_<entity>_scope, which serves its lookups too.
+            col = Column(f"{f.name}_id", Integer, fk, nullable=not f.required,
+                         index=f"{f.name}_id" != owner_column(entity))
             attrs[f"{f.name}_id"] = col
             attrs[f.name] = _many_to_one(f, col, entity, registry, classes)
         else:
@@ -131,8 +151,7 @@ def _build_entity(base: type, entity: EntitySpec, registry: Registry,
             )
 
     # The index that keeps an own-scoped list as fast as an unscoped one.
-    owner_col = owner_column(entity)
-    table_args.append(Index(f"ix_{entity.name}_scope", owner_col, "id"))
+    table_args.append(Index(f"ix_{entity.name}_scope", *scope_index_columns(entity)))
     if any(f.unique for f in entity.fields.values() if f.type in {"link", "user"}):
         table_args.extend(
             UniqueConstraint(f"{f.name}_id") for f in entity.fields.values()

@@ -10,14 +10,16 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from flask_appbuilder.models.sqla.interface import SQLAInterface
 from markupsafe import Markup, escape
 
+from portal.datamodel import PortalInterface
 from portal.generators.models import EntityModels
 from portal.spec.model import EntitySpec, FieldSpec, Registry
 from portal.web.entity_views import EntityModelView, EntityRestApi
+from portal.web.fast_dump import FastDumpConverter
 from portal.web.forms import entity_form_fields
 from portal.web.i18n import enum_label, field_label, humanize, lazy_label
+from portal.web.ui_text import lazy_ui_text
 
 #: Screen methods -> the four YAML actions (FAB permission ``can_<action>``).
 VIEW_METHOD_PERMISSIONS = {
@@ -89,6 +91,15 @@ def _formatter(f: FieldSpec, registry: Registry) -> Callable[[Any], Any] | None:
     return None
 
 
+def _timestamp(value: Any) -> str:
+    return f"{value:%Y-%m-%d %H:%M:%S} UTC" if value else ""
+
+
+def _blank_for_none(value: Any) -> Any:
+    # FAB prints a missing value as "None"; a reader expects an empty cell.
+    return "" if value is None else value
+
+
 def _child_table(rows: Any, cols: list[FieldSpec]) -> Markup:
     head = "".join(f"<th>{escape(str(field_label(c)))}</th>" for c in cols)
     body = "".join(
@@ -111,7 +122,7 @@ def _cell_text(f: FieldSpec, value: Any) -> str:
 def _labels(entity: EntitySpec) -> dict[str, Any]:
     labels: dict[str, Any] = {f.name: field_label(f) for f in entity.fields.values()}
     for name in SYSTEM_COLUMNS + ("id",):
-        labels[name] = humanize(name)
+        labels[name] = lazy_ui_text(humanize(name))
     return labels
 
 
@@ -122,8 +133,9 @@ def build_screens(registry: Registry, models: EntityModels,
     apis: dict[str, type] = {}
     for entity in registry.entities.values():
         model = models.classes[entity.name]
-        views[entity.name] = _view_class(entity, registry, model, models, session)
-        apis[entity.name] = _api_class(entity, registry, model)
+        datamodel = PortalInterface(model)  # one per entity: the screens and API share it
+        views[entity.name] = _view_class(entity, registry, datamodel, models, session)
+        apis[entity.name] = _api_class(entity, registry, datamodel)
     # Related lists: every entity that links here (its own children are inline instead).
     for entity in registry.entities.values():
         inline = {(f.target, f.via) for f in entity.fields.values() if f.type == "children"}
@@ -134,19 +146,20 @@ def build_screens(registry: Registry, models: EntityModels,
     return EntityClasses(MappingProxyType(views), MappingProxyType(apis))
 
 
-def _view_class(entity: EntitySpec, registry: Registry, model: type, models: EntityModels,
-                session: Callable[[], Any]) -> type:
+def _view_class(entity: EntitySpec, registry: Registry, datamodel: PortalInterface,
+                models: EntityModels, session: Callable[[], Any]) -> type:
     fields = entity.fields.values()
     editable = [f.name for f in fields if f.type != "number"]
     form_fields = entity_form_fields(entity, registry, models.classes, session)
     search = list(dict.fromkeys(entity.list.search + entity.list.filters))
     order = (entity.list.order_by or "id", "desc" if entity.list.order_desc or
              not entity.list.order_by else "asc")
-    formatters = {f.name: fn for f in fields if (fn := _formatter(f, registry))}
+    formatters = {f.name: _formatter(f, registry) or _blank_for_none for f in fields}
+    formatters.update(created_at=_timestamp, updated_at=_timestamp)
     label = lazy_label(entity.label, humanize(entity.name))
     attrs = {
         "entity": entity,
-        "datamodel": SQLAInterface(model),
+        "datamodel": datamodel,
         "route_base": f"/{entity.name}",
         "class_permission_name": entity.name,
         "method_permission_name": VIEW_METHOD_PERMISSIONS,
@@ -159,7 +172,7 @@ def _view_class(entity: EntitySpec, registry: Registry, model: type, models: Ent
             "search_columns": search,
         },
         "label_columns": _labels(entity),
-        "description_columns": {f.name: f.help.get("en") for f in fields if f.help.texts},
+        "description_columns": {f.name: lazy_label(f.help, "") for f in fields if f.help.texts},
         "add_form_extra_fields": form_fields,
         "edit_form_extra_fields": form_fields,
         "formatters_columns": formatters,
@@ -189,7 +202,7 @@ def api_read_columns(f: FieldSpec, registry: Registry) -> list[str]:
     return [f.name]
 
 
-def _api_class(entity: EntitySpec, registry: Registry, model: type) -> type:
+def _api_class(entity: EntitySpec, registry: Registry, datamodel: PortalInterface) -> type:
     fields = entity.fields.values()
     writable = [f.name for f in fields if f.type not in {"number", "children", "file"}]
     readable = ["id"] + [c for f in fields for c in api_read_columns(f, registry)] + \
@@ -197,7 +210,7 @@ def _api_class(entity: EntitySpec, registry: Registry, model: type) -> type:
     listed = list(entity.list.columns) or default_list_columns(entity)
     attrs = {
         "entity": entity,
-        "datamodel": SQLAInterface(model),
+        "datamodel": datamodel,
         "resource_name": entity.name,
         "class_permission_name": entity.name,
         "method_permission_name": API_METHOD_PERMISSIONS,
@@ -217,5 +230,6 @@ def _api_class(entity: EntitySpec, registry: Registry, model: type) -> type:
         "base_order": (entity.list.order_by or "id",
                        "desc" if entity.list.order_desc or not entity.list.order_by else "asc"),
         "openapi_spec_tag": entity.name,
+        "model2schemaconverter": FastDumpConverter,
     }
     return type(api_class_name(entity.name), (EntityRestApi,), attrs)

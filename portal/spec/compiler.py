@@ -18,6 +18,7 @@ from pathlib import Path
 from portal.spec.loader import Document, load_file
 from portal.spec.model import ModuleSpec, Registry, RoleSpec, SpecError, SpecErrors
 from portal.spec.resolve import resolve
+from portal.spec.schemas import EntitySchema
 from portal.spec.suggest import suggest
 from portal.spec.validate import EntityDraft, validate_entity, validate_modules, validate_roles
 
@@ -57,10 +58,11 @@ def check_schema_dir(root: str | os.PathLike[str], *,
                                 "missing-dir")]
     errors: list[SpecError] = []
     drafts: list[EntityDraft] = []
+    shape = EntitySchema()  # one per compile: marshmallow schemas are reusable for loading
     for path in _entity_files(folder):
         module = _folder_module(folder, path)
         for doc in _load(path, namer, errors):
-            draft, found = validate_entity(doc, module)
+            draft, found = validate_entity(doc, module, shape=shape)
             errors.extend(found)
             if draft is not None:
                 drafts.append(draft)

@@ -257,10 +257,25 @@ class Registry:
 
     def links_to(self, target: str) -> tuple[tuple[EntitySpec, FieldSpec], ...]:
         """(entity, field) pairs for every ``link`` field anywhere that points at ``target``."""
-        return tuple(
-            (e, f) for e in self.entities.values() for f in e.fields.values()
-            if f.type == "link" and f.target == target
-        )
+        return self._pointing_at("link").get(target, ())
+
+    def parents_of(self, child: str) -> tuple[tuple[EntitySpec, FieldSpec], ...]:
+        """(entity, field) pairs for every ``children`` field anywhere listing ``child``."""
+        return self._pointing_at("children").get(child, ())
+
+    def _pointing_at(self, field_type: str) -> Mapping[str, tuple[tuple[EntitySpec,
+                                                                        FieldSpec], ...]]:
+        """Target entity -> (entity, field) pairs of fields of ``field_type``, in definition
+        order; computed once per registry (asking per entity would be quadratic)."""
+        cache = self.__dict__.setdefault("_pointing_at_cache", {})
+        if field_type not in cache:
+            found: dict[str, list[tuple[EntitySpec, FieldSpec]]] = {}
+            for e in self.entities.values():
+                for f in e.fields.values():
+                    if f.type == field_type and f.target:
+                        found.setdefault(f.target, []).append((e, f))
+            cache[field_type] = MappingProxyType({k: tuple(v) for k, v in found.items()})
+        return cache[field_type]
 
 
 @dataclass(frozen=True)

@@ -46,16 +46,29 @@ class PerUserColumns:
     def __get__(self, obj: Any, objtype: Any = None) -> Any:
         if obj is None:
             return self
-        full = obj.__dict__.get(self.store, getattr(type(obj), "portal_defaults", {})
+        return _visible(self.full(obj), hidden_fields(obj.entity))
+
+    def full(self, obj: Any) -> Any:
+        """The value for a user who sees every field."""
+        return obj.__dict__.get(self.store, getattr(type(obj), "portal_defaults", {})
                                 .get(self.name))
-        return _visible(full, hidden_fields(obj.entity))
 
     def __set__(self, obj: Any, value: Any) -> None:
         obj.__dict__[self.store] = value
 
 
 class PerUserSchema:
-    """An API model schema rebuilt (once per hidden set) without the hidden fields."""
+    """An API model schema rebuilt (once per hidden set) without the hidden fields.
+
+    When the view asks for it (:meth:`build_on_first_use`, instead of FAB's conversion of all
+    four schemas of every API at start-up: a third of the start-up time) the full schema is
+    built the first time it is used.
+    """
+
+    @staticmethod
+    def build_on_first_use(obj: Any) -> None:
+        """Build ``obj``'s unset schemas when first read (call once FAB has set it up)."""
+        obj.__dict__["_portal_lazy_schemas"] = True
 
     def __init__(self, columns_attr: str) -> None:
         self.columns_attr = columns_attr
@@ -68,6 +81,10 @@ class PerUserSchema:
         if obj is None:
             return None
         full = obj.__dict__.get(self.store)
+        if full is None and obj.__dict__.get("_portal_lazy_schemas"):
+            full = obj.__dict__[self.store] = obj.model2schemaconverter.convert(
+                getattr(type(obj), self.columns_attr).full(obj), nested=self._nested(),
+                parent_schema_name=getattr(obj, f"{self.name}_name"))
         hidden = hidden_fields(obj.entity)
         if full is None or not hidden:
             return full
@@ -75,9 +92,11 @@ class PerUserSchema:
         key = (self.name, hidden)
         if key not in cache:
             columns = getattr(obj, self.columns_attr)  # already filtered
-            nested = self.name in {"list_model_schema", "show_model_schema"}
-            cache[key] = obj.model2schemaconverter.convert(columns, nested=nested)
+            cache[key] = obj.model2schemaconverter.convert(columns, nested=self._nested())
         return cache[key]
+
+    def _nested(self) -> bool:
+        return self.name in {"list_model_schema", "show_model_schema"}
 
     def __set__(self, obj: Any, value: Any) -> None:
         obj.__dict__[self.store] = value

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from flask import Blueprint, abort, current_app, g, send_file
 from sqlalchemy import select
@@ -11,6 +12,7 @@ from portal.engines.attachments import file_path
 from portal.runtime import runtime
 from portal.system_models import Attachment
 from portal.web.access_columns import hidden_fields
+from portal.web.ui_text import ui_text
 
 
 def portal_blueprint() -> Blueprint:
@@ -18,6 +20,10 @@ def portal_blueprint() -> Blueprint:
     here = Path(__file__).parent
     bp = Blueprint("portal", __name__, url_prefix="/portal",
                    static_folder=str(here / "static"), static_url_path="/static")
+
+    @bp.app_context_processor
+    def interface_words() -> dict[str, Any]:
+        return {"ui": ui_text}
 
     @bp.route("/attachment/<int:attachment_id>")
     def download(attachment_id: int):  # type: ignore[no-untyped-def]

@@ -16,7 +16,6 @@ from flask_appbuilder.api import safe
 from flask_appbuilder.const import API_RESULT_RES_KEY
 from flask_appbuilder.security.decorators import permission_name, protect
 from marshmallow import ValidationError
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from werkzeug.datastructures import FileStorage
 
@@ -26,10 +25,9 @@ from portal.engines.attachments import AttachmentTooLarge, store_file
 from portal.engines.validation import validate_record
 from portal.runtime import acting_principal, runtime
 from portal.spec.model import EntitySpec
-from portal.system_models import PortalUser
 from portal.web.access_columns import PerUserColumns, PerUserSchema, hidden_fields
 from portal.web.fast_rison import FastRisonModelRestApi
-from portal.web.i18n import current_locale, enum_label, humanize
+from portal.web.history import history_rows
 from portal.web.records import (
     RecordInvalid,
     check_fields,
@@ -195,40 +193,10 @@ class EntityModelView(EntityMixin, ModelView):
         )
 
     def history_rows(self, item: Any) -> list[dict[str, Any]]:
-        """The record's audit entries, with field labels and readable values."""
-        hidden = hidden_fields(self.entity)
-        rows = audit.history(self._session().connection(), self.entity.name, item.id)
-        out = []
-        for row in rows:
-            changes = [
-                (self._field_title(name), self._show_value(name, before),
-                 self._show_value(name, after))
-                for name, (before, after) in sorted(row["changes"].items())
-                if name not in hidden and name in self.entity.fields
-            ]
-            out.append({"at": row["at"], "username": row["username"],
-                        "action": row["action"], "changes": changes})
-        return out
-
-    def _field_title(self, name: str) -> str:
-        f = self.entity.fields[name]
-        return f.label.get(current_locale(), humanize(name))
-
-    def _show_value(self, name: str, value: Any) -> str:
-        if value is None:
-            return ""
-        f = self.entity.fields[name]
-        if f.type == "enum":
-            return enum_label(f, value)
-        if f.type in {"link", "user", "many"}:
-            model = PortalUser if f.type == "user" else runtime().models.classes[f.target]
-            ids = value if isinstance(value, list) else [value]
-            found = {o.id: str(o) for o in self._session().scalars(
-                select(model).where(model.id.in_(ids)))}
-            return ", ".join(found.get(i, f"#{i}") for i in ids)
-        if f.type == "bool":
-            return "✓" if value else "✗"
-        return str(value)
+        """The record's audit entries (its child rows' too), labelled for the reader."""
+        rt = runtime()
+        return history_rows(self._session(), rt.registry, rt.models.classes, self.entity,
+                            item.id, hidden_fields)
 
 
 @_with_per_user_columns
@@ -242,8 +210,12 @@ class EntityRestApi(EntityMixin, FastRisonModelRestApi):
     edit_model_schema = PerUserSchema("edit_columns")
 
     def _init_model_schemas(self) -> None:
-        """Not at start-up: each model schema is built on first use (``PerUserSchema``)."""
-        PerUserSchema.build_on_first_use(self)
+        """Not at start-up (a third of it): see ``create_blueprint``."""
+
+    def create_blueprint(self, appbuilder: Any, *args: Any, **kwargs: Any) -> Any:
+        blueprint = super().create_blueprint(appbuilder, *args, **kwargs)
+        PerUserSchema.build_on_first_use(self)  # FAB's model schemas, built when first used
+        return blueprint
 
     def _normalise(self, payload: Any) -> tuple[Optional[dict[str, Any]], Any]:
         if not isinstance(payload, dict):

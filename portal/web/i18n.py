@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 from flask import current_app, has_request_context, session
@@ -9,11 +11,11 @@ from flask_babel import LazyString
 
 from portal.spec.model import FieldSpec, Label
 
-LANGUAGES = {
+LANGUAGES: Mapping[str, Mapping[str, str]] = MappingProxyType({
     "en": {"flag": "gb", "name": "English"},
     "zh_CN": {"flag": "cn", "name": "简体中文"},
     "zh_TW": {"flag": "tw", "name": "繁體中文"},
-}
+})
 
 
 def current_locale() -> str:

@@ -7,6 +7,8 @@ from typing import Any
 from flask import url_for
 from markupsafe import Markup, escape
 
+from portal.web.ui_text import ui_text
+
 #: Row fields drawn as a select2 box: their column gets room for the option text.
 _SELECT_TYPES = frozenset({"SelectField", "QuerySelectField", "QuerySelectMultipleField"})
 
@@ -36,7 +38,7 @@ class ChildTableWidget:
             cells = "".join(_cell(form[n]) for n in names)
             return (f'<tr class="portal-child-row">{cells}<td>{form["id"]()}'
                     '<button type="button" class="btn btn-xs btn-danger portal-remove-row" '
-                    'title="Remove row">&times;</button></td></tr>')
+                    f'title="{escape(ui_text("Remove row"))}">&times;</button></td></tr>')
 
         rows = "".join(row(entry.form) for entry in field.entries)
         return Markup(
@@ -46,7 +48,7 @@ class ChildTableWidget:
             f'</tr></thead><tbody>{rows}</tbody></table>'
             f'<template>{row(blank)}</template>'
             '<button type="button" class="btn btn-sm btn-default portal-add-row">'
-            '<i class="fa fa-plus"></i> Add row</button></div>'
+            f'<i class="fa fa-plus"></i> {escape(ui_text("Add row"))}</button></div>'
         )
 
 
