@@ -11,9 +11,8 @@ import os
 import statistics
 import sys
 import tempfile
-import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -151,18 +150,6 @@ def login_headers(app: Any, username: str, password: str = "bench-pass-1") -> di
         "username": username, "password": password, "provider": "db"})
     assert resp.status_code == 200, resp.get_data(as_text=True)
     return {"Authorization": f"Bearer {resp.get_json()['access_token']}"}
-
-
-def timed(fn: Callable[[], Any], iterations: int, warmup: int = 3) -> list[float]:
-    """Seconds per call of ``fn`` over ``iterations`` calls, after ``warmup`` untimed calls."""
-    for _ in range(warmup):
-        fn()
-    out = []
-    for _ in range(iterations):
-        start = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - start)
-    return out
 
 
 def median(values: Sequence[float]) -> float:
