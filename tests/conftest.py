@@ -175,3 +175,22 @@ class ApiUser:
 
     def delete(self, url: str) -> Any:
         return self.client.delete(url, headers=self.headers)
+
+
+#: The users of the test-only schema (tests/lowcode.py): name, roles, department.
+LOWCODE_USERS = (
+    ("admin", ("Admin",), None), ("clerk1", ("clerk",), "east"), ("clerk2", ("clerk",), "east"),
+    ("clerk3", ("clerk",), "west"), ("lead", ("teamlead",), "east"), ("boss", ("boss",), None),
+    ("auditor", ("auditor",), None),
+)
+
+
+@pytest.fixture
+def lowcode_portal(tmp_path: Path, make_portal: Callable[..., Any], backend: str) -> Any:
+    """A portal built from the test-only schema, with its users, on each backend."""
+    from lowcode import write_lowcode_schema
+
+    app = make_portal(write_lowcode_schema(tmp_path / "schema"), backend=backend)
+    for name, roles, department in LOWCODE_USERS:
+        add_user(app, name, list(roles), department=department)
+    return app

@@ -4,23 +4,15 @@ from __future__ import annotations
 
 import io
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ApiUser, WebUser, add_user
-from lowcode import write_lowcode_schema
+from conftest import ApiUser, WebUser
 
 
 @pytest.fixture
-def portal(tmp_path: Path, make_portal: Any, backend: str) -> Any:
-    app = make_portal(write_lowcode_schema(tmp_path / "schema"), backend=backend)
-    add_user(app, "admin", ["Admin"])
-    add_user(app, "clerk1", ["clerk"], department="east")
-    add_user(app, "clerk2", ["clerk"], department="east")
-    add_user(app, "boss", ["boss"])
-    add_user(app, "auditor", ["auditor"])
-    return app
+def portal(lowcode_portal: Any) -> Any:
+    return lowcode_portal
 
 
 def _model(app: Any, entity: str) -> Any:

@@ -7,6 +7,7 @@ Generators subclass these with an entity's definition; all behaviour lives here,
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, Optional
 
@@ -16,7 +17,7 @@ from flask_appbuilder.api import safe
 from flask_appbuilder.const import API_RESULT_RES_KEY
 from flask_appbuilder.security.decorators import permission_name, protect
 from marshmallow import ValidationError
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError
 from werkzeug.datastructures import FileStorage
 
 from portal.engines import audit
@@ -239,24 +240,34 @@ class EntityRestApi(EntityMixin, FastRisonModelRestApi):
             return None, self.response_422(message=errors)
         return data, None
 
-    def _save(self, item: Any, action: str, status: int, schema: Any) -> Any:
+    def _write(self, change: Callable[[], None], conflict: str) -> Optional[Any]:
+        """Run ``change`` and commit. On a refusal, undo everything and return the answer
+        (403, 422, or 409 for a database conflict); None when the change is saved."""
+        session = self._session()
         try:
-            if action == "create":
-                self.check_write("create", item)
-                self.datamodel.session.add(item)
-            else:
-                self.check_write("update", item)
-            self.datamodel.session.commit()
+            change()
+            session.commit()
         except AccessDenied as exc:
-            self._session().rollback()
+            session.rollback()
             return self.response(403, message=str(exc))
         except RecordInvalid as exc:
-            self._session().rollback()
+            session.rollback()
             return self.response_422(message=exc.errors)
         except IntegrityError:
-            self._session().rollback()
-            return self.response(409, message="the change conflicts with another record "
-                                              "(a unique value is already taken)")
+            session.rollback()
+            return self.response(409, message=conflict)
+        return None
+
+    def _save(self, item: Any, action: str, status: int, schema: Any) -> Any:
+        def change() -> None:
+            self.check_write(action, item)
+            if action == "create":
+                self._session().add(item)
+
+        refused = self._write(change, "the change conflicts with another record "
+                                      "(a unique value is already taken)")
+        if refused is not None:
+            return refused
         result = {API_RESULT_RES_KEY: schema.dump(item, many=False)}
         if action == "create":
             result["id"] = item.id
@@ -295,20 +306,14 @@ class EntityRestApi(EntityMixin, FastRisonModelRestApi):
         item = self.datamodel.get(pk, self._base_filters)
         if not item:
             return self.response_404()
-        try:
+
+        def change() -> None:
             self.check_delete(item)
-            self.datamodel.session.delete(item)
-            self.datamodel.session.commit()
-        except AccessDenied as exc:
-            self._session().rollback()
-            return self.response(403, message=str(exc))
-        except RecordInvalid as exc:
-            self._session().rollback()
-            return self.response_422(message=exc.errors)
-        except SQLAlchemyError:
-            self._session().rollback()
-            return self.response(409, message="the record could not be deleted")
-        return self.response(200, message="OK")
+            self._session().delete(item)
+
+        refused = self._write(change, "the record could not be deleted: other data refers "
+                                      "to it")
+        return refused if refused is not None else self.response(200, message="OK")
 
     @expose("/<int:pk>/history", methods=["GET"])
     @protect()
