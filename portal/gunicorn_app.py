@@ -21,7 +21,19 @@ class _PortalGunicorn(BaseApplication):  # type: ignore[misc]
         return self.application
 
 
+def _fresh_pools(app: Any) -> Any:
+    """A ``post_fork`` hook: each worker opens its own database connections instead of
+    sharing the ones the parent process opened while building the app."""
+
+    def post_fork(_server: Any, _worker: Any) -> None:
+        with app.app_context():
+            for engine in app.extensions["sqlalchemy"].engines.values():
+                engine.dispose(close=False)
+
+    return post_fork
+
+
 def run_gunicorn(app: Any, host: str, port: int, workers: int) -> None:
     """Serve ``app`` with ``workers`` gunicorn processes (blocks)."""
     _PortalGunicorn(app, {"bind": f"{host}:{port}", "workers": workers,
-                          "accesslog": "-"}).run()
+                          "accesslog": "-", "post_fork": _fresh_pools(app)}).run()
