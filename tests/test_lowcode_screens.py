@@ -93,6 +93,10 @@ def test_form_validation_matches_the_api(portal: Any) -> None:
     api = ApiUser(portal, "clerk1").post("/api/v1/gadget/", {"name": "E", "contact": "nope"})
     assert api.get_json()["message"]["contact"] == ["'nope' is not a valid email address"]
     assert _rows(portal, "gadget") == []
+    ApiUser(portal, "clerk2").post("/api/v1/gadget/", {"name": "Dup"})  # out of clerk1's scope
+    resp = web.post_form("/gadget/add", {"name": "Dup", "size": "s"})
+    assert "is already used by another record" in resp.get_data(as_text=True)
+    assert len(_rows(portal, "gadget")) == 1
 
 
 def test_scopes_on_screens(portal: Any) -> None:

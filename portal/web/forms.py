@@ -23,7 +23,7 @@ from flask_appbuilder.fieldwidgets import (
     Select2Widget,
 )
 from flask_wtf.file import FileField
-from sqlalchemy import func, select
+from sqlalchemy import select
 from wtforms import (
     BooleanField,
     DateField,
@@ -42,11 +42,11 @@ from wtforms import (
 )
 from wtforms.validators import Optional as OptionalValidator
 
-from portal.engines.scoping import UNSCOPED
 from portal.engines.validation import check_value
 from portal.spec.model import DynamicDefault, EntitySpec, FieldSpec, Registry
 from portal.system_models import PortalUser
 from portal.web.i18n import enum_label, field_label, lazy_label
+from portal.web.records import taken_reason
 from portal.web.widgets import ChildTableWidget, FileInputWidget
 
 
@@ -64,23 +64,16 @@ class SpecCheck:
 
 
 class UniqueCheck:
-    """Refuses a value another record already has, looking past the user's read scope
-    (so the database never answers with an integrity error) without revealing that record."""
+    """Refuses a value another record already has (``portal.web.records.taken_reason``)."""
 
     def __init__(self, model: type, f: FieldSpec, session: Callable[[], Any]) -> None:
         self.model, self.field_spec, self.session = model, f, session
 
     def __call__(self, form: Any, field: Field) -> None:
-        if field.data in (None, ""):
-            return
-        column = getattr(self.model, self.field_spec.name)
-        query = select(func.count()).select_from(self.model).where(column == field.data)
-        own_id = getattr(form, "_id", None)
-        if own_id is not None:
-            query = query.where(self.model.id != own_id)
-        taken = self.session().execute(query, execution_options={UNSCOPED: True}).scalar()
-        if taken:
-            raise ValidationError(f"'{field.data}' is already used by another record")
+        reason = taken_reason(self.session(), self.model, self.field_spec.name, field.data,
+                              getattr(form, "_id", None))
+        if reason:
+            raise ValidationError(reason)
 
 
 def _query(session: Callable[[], Any], model: type, order: Any) -> Callable[[], list[Any]]:

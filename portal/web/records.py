@@ -9,7 +9,7 @@ exist or that the user cannot see.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Optional
 
 from sqlalchemy import func, inspect, select
 from sqlalchemy.orm import Session
@@ -76,19 +76,29 @@ def column_values(entity: EntitySpec, item: Any) -> dict[str, Any]:
             if f.type not in {"children", "many", "file", "number", "link", "user"}}
 
 
+def taken_reason(session: Session, model: type, field: str, value: Any,
+                 own_id: Any = None) -> Optional[str]:
+    """Why ``value`` cannot go in the unique ``field``: another record has it. Looks past the
+    user's read scope (so the database never answers with an integrity error) without saying
+    which record. None when the value is free."""
+    if value in (None, ""):
+        return None
+    query = select(func.count()).select_from(model).where(getattr(model, field) == value)
+    if own_id is not None:
+        query = query.where(model.id != own_id)
+    if session.execute(query, execution_options={UNSCOPED: True}).scalar():
+        return f"'{value}' is already used by another record"
+    return None
+
+
 def check_unique(session: Session, entity: EntitySpec, model: type, values: Mapping[str, Any],
                  own_id: Any = None) -> None:
     """Raise RecordInvalid if a unique field's value is taken by another record (any scope)."""
-    errors: dict[str, list[str]] = {}
-    for f in entity.fields.values():
-        if not f.unique or f.type in {"link", "user", "number"} or values.get(f.name) in (None, ""):
-            continue
-        query = select(func.count()).select_from(model).where(
-            getattr(model, f.name) == values[f.name])
-        if own_id is not None:
-            query = query.where(model.id != own_id)
-        if session.execute(query, execution_options={UNSCOPED: True}).scalar():
-            errors[f.name] = [f"'{values[f.name]}' is already used by another record"]
+    errors = {
+        f.name: [reason] for f in entity.fields.values()
+        if f.unique and f.type not in {"link", "user", "number"}
+        and (reason := taken_reason(session, model, f.name, values.get(f.name), own_id))
+    }
     if errors:
         raise RecordInvalid(errors)
 
