@@ -228,3 +228,19 @@ def test_chinese_labels_when_the_user_switches(portal: Any) -> None:
     assert "小工具" not in WebUser(portal, "clerk1").get("/gadget/list/").get_data(as_text=True)
     web.get("/lang/en")
     assert "Gadget" in web.get("/gadget/list/").get_data(as_text=True)
+
+
+def test_search_box_matches_any_search_field_within_scope(portal: Any) -> None:
+    """covers: PL1 PL3 — the list's search box looks in the YAML's search fields, in scope."""
+    clerk = ApiUser(portal, "clerk1")
+    for name in ("Blue kettle", "Red teapot", "50%_off mug"):
+        clerk.post("/api/v1/gadget/", {"name": name})
+    ApiUser(portal, "clerk2").post("/api/v1/gadget/", {"name": "Blue lamp"})
+    web = WebUser(portal, "clerk1")
+    page = web.get("/gadget/list/?_q=blue").get_data(as_text=True)
+    assert "Blue kettle" in page and "Red teapot" not in page and "Blue lamp" not in page
+    assert 'value="blue"' in page
+    page = web.get("/gadget/list/?_q=%25_").get_data(as_text=True)  # wildcards are literal
+    assert "50%_off mug" in page and "Blue kettle" not in page
+    everything = web.get("/gadget/list/").get_data(as_text=True)
+    assert "Blue kettle" in everything and "Red teapot" in everything

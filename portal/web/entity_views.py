@@ -26,6 +26,7 @@ from portal.engines.attachments import AttachmentTooLarge, store_file
 from portal.engines.validation import validate_record
 from portal.runtime import acting_principal, runtime
 from portal.spec.model import EntitySpec
+from portal.web import quick_search
 from portal.web.access_columns import PerUserColumns, PerUserSchema, hidden_fields
 from portal.web.fast_rison import FastRisonModelRestApi
 from portal.web.history import history_rows
@@ -97,8 +98,21 @@ class EntityModelView(EntityMixin, ModelView):
     """List, show, add, edit and delete screens of one entity."""
 
     show_template = "portal/show.html"
-    list_template = "appbuilder/general/model/list.html"
+    list_template = "portal/list.html"
     page_size = 25
+
+    # -- the search box: one text over the YAML's search fields --------------------------
+    def _get_list_widget(self, filters: Any, **kwargs: Any) -> Any:
+        term = request.args.get(quick_search.PARAM, "").strip()
+        searchable = tuple(c for c in self.entity.list.search
+                           if c not in hidden_fields(self.entity))
+        if term and searchable:
+            filters = filters.copy()  # FAB's filters object is shared by every request
+            filters.add_filter(searchable[0], quick_search.quick_search_filter(searchable),
+                               term)
+        widgets = super()._get_list_widget(filters=filters, **kwargs)
+        widgets["quick_search"] = {"term": term, "enabled": bool(searchable)}
+        return widgets
 
     # -- forms: children tables and files are applied by hand, the rest by FAB --------
     def process_form(self, form: Any, is_created: bool) -> None:

@@ -24,6 +24,7 @@ TEXTS: Mapping[str, Mapping[str, str]] = MappingProxyType({
     "Created by": {"zh_CN": "创建人", "zh_TW": "建立者"},
     "Updated by": {"zh_CN": "更新人", "zh_TW": "更新者"},
     "Id": {"zh_CN": "编号", "zh_TW": "編號"},
+    "Search": {"zh_CN": "搜索", "zh_TW": "搜尋"},
     "Add row": {"zh_CN": "添加一行", "zh_TW": "新增一列"},
     "Remove row": {"zh_CN": "删除此行", "zh_TW": "刪除此列"},
 })
