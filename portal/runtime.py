@@ -9,7 +9,7 @@ from typing import Optional
 
 from flask import current_app, g, has_request_context
 
-from portal.engines.access import ADMIN_ROLE, SYSTEM, Principal
+from portal.engines.access import SYSTEM, Principal
 from portal.generators.models import EntityModels
 from portal.spec.model import EntitySpec, Registry
 
@@ -55,5 +55,3 @@ def acting_principal() -> Principal:
     principal = request_principal()
     return principal if principal is not None and principal.user_id is not None else SYSTEM
 
-
-__all__ = ["ADMIN_ROLE", "PortalRuntime", "acting_principal", "request_principal", "runtime"]

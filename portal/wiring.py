@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from contextlib import nullcontext
-
 from flask_appbuilder import AppBuilder
 from flask_babel import lazy_gettext
 
@@ -21,16 +19,15 @@ from portal.web.i18n import humanize, lazy_label
 from portal.web.org_views import DepartmentView
 
 
-def register_entities(appbuilder: AppBuilder, registry: Registry,
+def register_entities(appbuilder: PortalAppBuilder, registry: Registry,
                       classes: EntityClasses) -> None:
     """Add every entity's screens (with its menu item) and REST API to FAB.
 
-    With a :class:`PortalAppBuilder` the views are added in one batch (related views linked
+    The views are added in one batch (related views linked
     once at the end instead of after every view: see ``portal.appbuilder``).
     """
-    batch = appbuilder.batch() if isinstance(appbuilder, PortalAppBuilder) else nullcontext()
     modules = sorted(registry.modules.values(), key=lambda m: (m.order, m.name))
-    with batch:
+    with appbuilder.batch():
         for module in modules:
             members = sorted((e for e in registry.entities.values()
                               if e.module == module.name), key=lambda e: e.name)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Optional
+from typing import Optional
 
 from portal.spec.model import EntitySpec
 
@@ -76,11 +76,6 @@ def effective_access(entity: EntitySpec, principal: Principal) -> EffectiveAcces
         frozenset()
     return EffectiveAccess(widest("read"), any(r.create for r in rules), widest("update"),
                            widest("delete"), hidden)
-
-
-def record_owner_id(entity: EntitySpec, item: Any) -> Optional[int]:
-    """The user id that ``own``/``department`` scopes compare for this record."""
-    return getattr(item, f"{entity.owner}_id" if entity.owner else "created_by_id", None)
 
 
 def in_scope(scope: Optional[str], owner_id: Optional[int], owner_department: Optional[int],

@@ -27,7 +27,7 @@ SELF_SERVICE: tuple[PermissionView, ...] = (
 class PermissionPlan:
     """Every (permission, view) that must exist, and the exact grants of managed roles.
 
-    ``managed_roles`` are the roles declared in YAML: their grants are set to exactly
+    The roles declared in YAML (the keys of ``grants``): their grants are set to exactly
     ``grants[role]``. The admin role gets every permission and keeps any others.
     """
 
@@ -35,9 +35,6 @@ class PermissionPlan:
     grants: Mapping[str, frozenset[PermissionView]]
     admin_role: str
 
-    @property
-    def managed_roles(self) -> frozenset[str]:
-        return frozenset(self.grants)
 
 
 def entity_menu_name(entity: str) -> str:

@@ -39,7 +39,6 @@ API_METHOD_PERMISSIONS = {
 VIEW_ROUTES = frozenset({"list", "show", "add", "edit", "delete"})
 API_ROUTES = frozenset({"get", "get_list", "post", "put", "delete", "info", "history"})
 SYSTEM_COLUMNS = ("created_at", "updated_at", "created_by", "updated_by")
-ACTIONS_PERMISSIONS = ("can_read", "can_create", "can_update", "can_delete")
 
 
 @dataclass(frozen=True)

@@ -74,10 +74,10 @@ class EntityMixin:
         session = self._session()
         principal = acting_principal()
         guard(session, self.entity, principal, action, item)
+        values = column_values(self.entity, item)
         hidden = hidden_fields(self.entity)
-        check_fields(self.entity, {k: v for k, v in column_values(self.entity, item).items()
-                                   if k not in hidden})
-        check_unique(session, self.entity, self.model, column_values(self.entity, item),
+        check_fields(self.entity, {k: v for k, v in values.items() if k not in hidden})
+        check_unique(session, self.entity, self.model, values,
                      own_id=item.id if action == "update" else None)
 
     def check_delete(self, item: Any) -> None:
@@ -130,7 +130,7 @@ class EntityModelView(EntityMixin, ModelView):
             if f.name not in pending:
                 continue
             if f.type == "children":
-                self._apply_children(item, f.name, f.target, f.via, pending[f.name])
+                self._apply_children(item, f.name, f.target, pending[f.name])
             elif isinstance(pending[f.name], FileStorage) and pending[f.name].filename:
                 upload: FileStorage = pending[f.name]
                 try:
@@ -142,26 +142,20 @@ class EntityModelView(EntityMixin, ModelView):
                     raise RecordInvalid({f.name: [str(exc)]}) from exc
                 setattr(item, f.name, attachment)
 
-    def _apply_children(self, item: Any, name: str, target: str, via: str,
+    def _apply_children(self, item: Any, name: str, target: str,
                         rows: list[dict[str, Any]]) -> None:
+        """Make ``item``'s children exactly ``rows``: rows with an id update that child in
+        place, others are new, children left out are deleted. The rows were validated by
+        the form (``ChildRows``), blank ones dropped there."""
         child_model = runtime().models.classes[target]
-        child_entity = runtime().registry.entity(target)
         existing = {str(c.id): c for c in getattr(item, name)}
         kept = []
-        errors: dict[str, list[str]] = {}
-        for index, row in enumerate(rows, start=1):
-            values = {k: v for k, v in row.items() if k != "id"}
-            if all(v in (None, "", False) for v in values.values()):
-                continue  # a blank row left on the form
+        for row in rows:
             child = existing.get(str(row.get("id") or "")) or child_model()
-            for key, value in values.items():
-                setattr(child, key, value)
-            problems = validate_record(child_entity, column_values(child_entity, child))
-            for key, reason in problems.items():
-                errors.setdefault(name, []).append(f"row {index}: {key}: {reason}")
+            for key, value in row.items():
+                if key != "id":
+                    setattr(child, key, value)
             kept.append(child)
-        if errors:
-            raise RecordInvalid(errors)
         setattr(item, name, kept)
 
     def pre_add(self, item: Any) -> None:
