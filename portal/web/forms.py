@@ -8,7 +8,6 @@ shared checks from ``portal.engines.validation``.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -44,7 +43,7 @@ from wtforms.validators import Optional as OptionalValidator
 
 from portal.engines.validation import check_value
 from portal.spec.model import DynamicDefault, EntitySpec, FieldSpec, Registry
-from portal.system_models import PortalUser
+from portal.system_models import PortalUser, utcnow
 from portal.web.i18n import enum_label, field_label, lazy_label
 from portal.web.records import taken_reason
 from portal.web.widgets import ChildTableWidget, FileInputWidget
@@ -194,9 +193,10 @@ def _form_default(f: FieldSpec) -> Any:
     if isinstance(f.default, DynamicDefault):
         if f.default.kind == "current_user":
             return lambda: g.get("user") if getattr(g.get("user"), "id", None) else None
+        # The same clock as the save-time default (portal.engines.lifecycle): UTC.
         if f.default.kind == "today":
-            return dt.date.today
-        return lambda: dt.datetime.now().replace(microsecond=0)
+            return lambda: utcnow().date()
+        return lambda: utcnow().replace(microsecond=0)
     return f.default
 
 
