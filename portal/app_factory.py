@@ -23,6 +23,7 @@ from portal.generators.models import build_models
 from portal.generators.screens import build_screens
 from portal.routing import LazyBuilderRule
 from portal.runtime import PortalRuntime, acting_principal, request_principal
+from portal.security_generation import install_generation_triggers
 from portal.settings import load_settings
 from portal.spec.compiler import compile_schema_dir
 from portal.startup_gc import startup_gc
@@ -97,6 +98,7 @@ def _build_app(config: dict[str, Any]) -> Flask:
         with db.engine.begin() as conn:
             Model.metadata.create_all(conn)  # the portal's system tables, if FAB did not
             protect_audit_table(conn)
+            install_generation_triggers(conn, Model.metadata.tables)
         # The entity tables are created while the screens are built and registered: the
         # database runs the DDL (most of a first start on PostgreSQL) while Python builds
         # classes and routes, which touch no table. Nothing else is written until it is done.

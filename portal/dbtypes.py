@@ -43,12 +43,25 @@ class ExactDecimal(TypeDecorator):
         return number
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Any:
-        if value is None:
-            return None
+        return self.result_processor(dialect, None)(value) if value is not None else None
+
+    def result_processor(self, dialect: Dialect, coltype: Any) -> Any:
+        """Per-value conversion with the quantum computed once (money columns are read in
+        every list)."""
         quantum = Decimal(1).scaleb(-self.scale)
+        places = -self.scale
         if dialect.name == "sqlite":
-            return Decimal(int(value)).scaleb(-self.scale).quantize(quantum)
-        return Decimal(value).quantize(quantum)
+            def from_units(value: Any) -> Any:
+                return None if value is None else \
+                    Decimal(int(value)).scaleb(places).quantize(quantum)
+            return from_units
+        numeric = self.load_dialect_impl(dialect).result_processor(dialect, coltype)
+
+        def exact(value: Any) -> Any:
+            if numeric is not None:
+                value = numeric(value)
+            return None if value is None else Decimal(value).quantize(quantum)
+        return exact
 
     @property
     def python_type(self) -> type:

@@ -119,3 +119,12 @@ class Attachment(Model):
 
     def __repr__(self) -> str:
         return self.filename
+
+
+class SecurityGeneration(Model):
+    """One row whose ``value`` the database bumps on every change to users, roles or
+    permissions (see ``portal.security_generation``)."""
+
+    __tablename__ = "portal_security_generation"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)

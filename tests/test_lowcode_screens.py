@@ -244,3 +244,15 @@ def test_search_box_matches_any_search_field_within_scope(portal: Any) -> None:
     assert "50%_off mug" in page and "Blue kettle" not in page
     everything = web.get("/gadget/list/").get_data(as_text=True)
     assert "Blue kettle" in everything and "Red teapot" in everything
+
+
+def test_show_page_names_creator_and_last_editor(portal: Any) -> None:
+    """covers: PL1, PL5 — the show page says who created the record and who changed it last."""
+    import re
+
+    pk = ApiUser(portal, "clerk1").post("/api/v1/gadget/", {"name": "Shared"}).get_json()["id"]
+    assert ApiUser(portal, "boss").put(f"/api/v1/gadget/{pk}", {"stock": 2}).status_code == 200
+    page = WebUser(portal, "boss").get(f"/gadget/show/{pk}").get_data(as_text=True)
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page))
+    assert re.search(r"Created by clerk1\b", text), text[-1500:]
+    assert re.search(r"Updated by boss\b", text), text[-1500:]

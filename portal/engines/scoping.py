@@ -4,6 +4,10 @@ Lists, show pages, REST list/get/put/delete, search, counts, related dropdowns a
 lists all load records through the ORM; a ``do_orm_execute`` hook adds the current user's
 read scope to each of them, so no path can forget it. Loads of a parent's own children
 (``children`` fields) are not scoped: child rows are part of the parent record.
+
+The one reader that runs Core statements instead, the REST list's row path
+(``portal.web.row_list``), adds the same criteria itself with :func:`read_criteria`, to the
+listed entity and to every related entity it joins.
 """
 
 from __future__ import annotations
@@ -37,6 +41,15 @@ def scope_criteria(model: type, scope: Optional[str], principal: Principal) -> A
     return owner == principal.user_id
 
 
+def read_criteria(target: Any, entity: Any, principal: Optional[Principal]) -> Any:
+    """The clause limiting ``target`` (a generated class or an alias of one, defined by
+    ``entity``) to what ``principal`` may read; None when nothing is hidden (no principal:
+    command line; an admin; a role reading ``all``)."""
+    if principal is None or principal.is_admin:
+        return None
+    return scope_criteria(target, effective_access(entity, principal).read, principal)
+
+
 def install_read_scopes(session_factory: Any, models_by_class: Mapping[type, Any],
                         current_principal: Callable[[], Optional[Principal]]) -> None:
     """Scope every SELECT of a generated model run through ``session_factory``'s sessions.
@@ -60,7 +73,7 @@ def install_read_scopes(session_factory: Any, models_by_class: Mapping[type, Any
             return
         options = []
         for cls, entity in scoped:
-            criteria = scope_criteria(cls, effective_access(entity, principal).read, principal)
+            criteria = read_criteria(cls, entity, principal)
             if criteria is not None:
                 options.append(with_loader_criteria(cls, criteria, include_aliases=True))
         if options:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Optional
 
 from sqlalchemy import (
     BigInteger,
@@ -22,7 +22,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, relationship
+from sqlalchemy.orm import DeclarativeBase, object_session, relationship
 
 from portal.dbtypes import ExactDecimal
 from portal.spec.model import DynamicDefault, EntitySpec, FieldSpec, Registry
@@ -109,8 +109,8 @@ def _build_entity(base: type, entity: EntitySpec, registry: Registry,
                                 index=owner_column(entity) != "created_by_id"),
         "updated_by_id": Column(Integer, ForeignKey(user_id), nullable=True),
     }
-    attrs["created_by"] = relationship(PortalUser, foreign_keys=[attrs["created_by_id"]])
-    attrs["updated_by"] = relationship(PortalUser, foreign_keys=[attrs["updated_by_id"]])
+    attrs["created_by"] = _user_of("created_by_id")
+    attrs["updated_by"] = _user_of("updated_by_id")
     table_args: list[Any] = []
 
     for f in entity.fields.values():
@@ -160,6 +160,21 @@ def _build_entity(base: type, entity: EntitySpec, registry: Registry,
     attrs["__table_args__"] = tuple(table_args)
     attrs["__repr__"] = _title_repr(entity)
     return type(class_name(entity.name), (base,), attrs)
+
+
+def _user_of(column: str) -> property:
+    """The user whose id is in ``column``, read through the record's session.
+
+    Only the show page reads creator and last editor, so they are plain properties rather
+    than relationships: two relationships per entity were half of the mapper configuration
+    at start-up. The user is usually in the session's identity map already (no query)."""
+
+    def user(record: Any) -> Optional[PortalUser]:
+        user_id = getattr(record, column)
+        session = object_session(record)
+        return session.get(PortalUser, user_id) if user_id is not None and session else None
+
+    return property(user, doc=f"The user of ``{column}`` (read-only).")
 
 
 def _foreign_key(f: FieldSpec) -> ForeignKey:

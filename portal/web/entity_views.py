@@ -6,6 +6,7 @@ Generators subclass these with an entity's definition; all behaviour lives here,
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 from collections.abc import Callable
 from decimal import Decimal
@@ -14,8 +15,15 @@ from typing import Any, Optional
 from flask import abort, current_app, g, request
 from flask_appbuilder import ModelView, expose, has_access
 from flask_appbuilder.api import safe
-from flask_appbuilder.const import API_RESULT_RES_KEY
+from flask_appbuilder.const import (
+    API_FILTERS_RIS_KEY,
+    API_RESULT_RES_KEY,
+    API_SELECT_COLUMNS_RIS_KEY,
+    API_SELECT_SEL_COLUMNS_RIS_KEY,
+)
+from flask_appbuilder.exceptions import FABException, InvalidOrderByColumnFABException
 from flask_appbuilder.security.decorators import permission_name, protect
+from flask_appbuilder.utils.base import is_column_dotted
 from marshmallow import ValidationError
 from sqlalchemy.exc import IntegrityError
 from werkzeug.datastructures import FileStorage
@@ -24,12 +32,13 @@ from portal.engines import audit
 from portal.engines.access import AccessDenied
 from portal.engines.attachments import AttachmentTooLarge, store_file
 from portal.engines.validation import validate_record
-from portal.runtime import acting_principal, runtime
+from portal.runtime import acting_principal, request_principal, runtime
 from portal.spec.model import EntitySpec
 from portal.web import quick_search
 from portal.web.access_columns import PerUserColumns, PerUserSchema, hidden_fields
 from portal.web.fast_rison import FastRisonModelRestApi
 from portal.web.history import history_rows
+from portal.web.i18n import current_locale
 from portal.web.records import (
     RecordInvalid,
     check_fields,
@@ -39,6 +48,7 @@ from portal.web.records import (
     column_values,
     guard,
 )
+from portal.web.row_list import RowListPlan, build_plan
 
 #: Column attributes FAB reads per request; each hides the user's hidden fields.
 _COLUMN_ATTRS = ("list_columns", "show_columns", "add_columns", "edit_columns",
@@ -225,6 +235,68 @@ class EntityRestApi(EntityMixin, FastRisonModelRestApi):
         blueprint = super().create_blueprint(appbuilder, *args, **kwargs)
         PerUserSchema.build_on_first_use(self)  # FAB's model schemas, built when first used
         return blueprint
+
+    # -- the list: rows instead of instances where the plan allows (portal.web.row_list) --
+    def _row_list_plan(self) -> Optional[RowListPlan]:
+        """The plan for this user's list columns (one per set of hidden fields), or None."""
+        columns = tuple(self.list_columns)
+        plans = self.__dict__.setdefault("_portal_row_plans", {})
+        if columns not in plans:
+            plans[columns] = build_plan(self.datamodel, self.entity, runtime().entity_of,
+                                        self.list_model_schema, columns)
+        return plans[columns]
+
+    def get_list_headless(self, **kwargs: Any) -> Any:
+        args = kwargs.get("rison", {})
+        plan = self._row_list_plan()
+        if (plan is None or args.get(API_SELECT_COLUMNS_RIS_KEY)
+                or args.get(API_SELECT_SEL_COLUMNS_RIS_KEY)):
+            return super().get_list_headless(**kwargs)
+        try:
+            filters = self._handle_filters_args(args)
+            order_column, order_direction = self._handle_order_args(args)
+        except (FABException, InvalidOrderByColumnFABException) as exc:
+            return self.response_400(message=str(exc))
+        if is_column_dotted(order_column) or any(
+                is_column_dotted(f.column_name) for f in filters.filters):
+            return super().get_list_headless(**kwargs)
+        response: dict[str, Any] = {}
+        self.set_response_key_mappings(response, self.get_list, args,
+                                       **{API_SELECT_COLUMNS_RIS_KEY: []})
+        page, page_size = self._handle_page_args(args)
+        count, ids, rows = plan.fetch(self.datamodel, request_principal(), filters,
+                                      order_column, order_direction, page, page_size)
+        response[API_RESULT_RES_KEY] = rows
+        response["ids"] = ids
+        response["count"] = count
+        self.pre_get_list(response)
+        return self.response(200, **response)
+
+    def _handle_filters_args(self, rison_args: dict[str, Any]) -> Any:
+        """FAB's, on a copy: FAB rewrites the one ``Filters`` object every request shares.
+        (A shallow copy keeps the allowed columns, which ``Filters.copy`` drops; the copy
+        gets lists of its own from ``clear_filters``.)"""
+        filters = copy.copy(self._filters)
+        filters.clear_filters()
+        filters.rest_add_filters(rison_args.get(API_FILTERS_RIS_KEY, []))
+        return filters.get_joined_filters(self._base_filters)
+
+    def _label_columns_json(self, cols: Optional[list[str]] = None) -> dict[str, Any]:
+        """FAB's labels, translated once per language and column list."""
+        return self._per_locale("labels", cols, super()._label_columns_json)
+
+    def _description_columns_json(self, cols: Optional[list[str]] = None) -> dict[str, Any]:
+        """FAB's descriptions, translated once per language and column list."""
+        return self._per_locale("descriptions", cols, super()._description_columns_json)
+
+    def _per_locale(self, kind: str, cols: Optional[list[str]],
+                    translate: Callable[[Optional[list[str]]], dict[str, Any]]
+                    ) -> dict[str, Any]:
+        cache = self.__dict__.setdefault("_portal_translated", {})
+        key = (kind, current_locale(), tuple(cols) if cols is not None else None)
+        if key not in cache:
+            cache[key] = translate(cols)
+        return dict(cache[key])
 
     def _normalise(self, payload: Any) -> tuple[Optional[dict[str, Any]], Any]:
         if not isinstance(payload, dict):

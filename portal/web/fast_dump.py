@@ -13,17 +13,53 @@ attributes, ``Method``/``Function`` fields, custom accessors) takes marshmallow'
 
 from __future__ import annotations
 
+import decimal
+from collections.abc import Callable
 from typing import Any, Optional
 
 from flask_appbuilder.api.convert import Model2SchemaConverter
-from marshmallow import Schema, missing
+from marshmallow import Schema, fields, missing
 from marshmallow.fields import Field
 
 
-def _plain(name: str, field: Field) -> bool:
+def plain_field(name: str, field: Field) -> bool:
+    """Whether ``field`` reads ``obj.<name>`` with marshmallow's defaults (no renamed or
+    dotted attribute, no custom ``serialize``/``get_value``)."""
     cls = type(field)
     return (field.attribute is None and "." not in name and cls._CHECK_ATTRIBUTE
             and cls.serialize is Field.serialize and cls.get_value is Field.get_value)
+
+
+def value_writer(field: Field, key: str) -> Callable[[Any], Any]:
+    """``value -> field._serialize(value, key, None)``, without the call for the values the
+    common marshmallow fields return unchanged (a ``str`` for ``String``, a ``bool`` for
+    ``Boolean``, an ``int`` for ``Integer``, a ``Decimal`` for ``Decimal`` without places)
+    and with the date format looked up once. Other values and fields take ``_serialize``."""
+    serialize = field._serialize
+
+    def generic(value: Any) -> Any:
+        return serialize(value, key, None)
+
+    kind = type(field)
+    passthrough: Optional[type] = {fields.String: str, fields.Boolean: bool}.get(kind)
+    if kind is fields.Integer and not field.as_string:
+        passthrough = int
+    elif kind is fields.Decimal and not field.as_string and not field.allow_nan:
+        if field.places is None:
+            passthrough = decimal.Decimal
+        else:  # quantizing a Decimal that already has the field's places changes nothing
+            places = field.places.as_tuple().exponent
+            return lambda value: value if (type(value) is decimal.Decimal and
+                                           value.as_tuple().exponent == places) \
+                else generic(value)
+    if passthrough is not None:
+        exact = passthrough
+        return lambda value: value if type(value) is exact else generic(value)
+    if kind in (fields.Date, fields.DateTime, fields.Time):
+        format_func = kind.SERIALIZATION_FUNCS.get(field.format or kind.DEFAULT_FORMAT)
+        if format_func is not None:
+            return lambda value: None if value is None else format_func(value)
+    return generic
 
 
 class FastDumpMixin:
@@ -35,7 +71,7 @@ class FastDumpMixin:
     def _portal_plan(self) -> list[tuple[str, str, Field, bool]]:
         plan = self.__dict__.get("_portal_dump_plan")
         if plan is None:
-            plan = [(f.data_key if f.data_key is not None else name, name, f, _plain(name, f))
+            plan = [(f.data_key if f.data_key is not None else name, name, f, plain_field(name, f))
                     for name, f in self.dump_fields.items()]
             self.__dict__["_portal_dump_plan"] = plan
         return plan

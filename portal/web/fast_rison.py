@@ -67,7 +67,7 @@ def rison(schema: Optional[Mapping[str, Any]] = None) -> Callable[[Callable[...,
                             f"{API_URI_RIS_KEY}={value}").get(API_URI_RIS_KEY)[0])
                     except Exception:
                         return self.response_400(message="Not a valid rison/json argument")
-            if schema:
+            if schema and not validator().is_valid(kwargs["rison"]):
                 error = best_match(validator().iter_errors(kwargs["rison"]))
                 if error is not None:
                     first_line = str(error).split("\n", 1)[0]

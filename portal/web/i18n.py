@@ -27,9 +27,22 @@ def current_locale() -> str:
     return current_app.config.get("BABEL_DEFAULT_LOCALE", "en")
 
 
+class LazyLabel(LazyString):
+    """flask-babel's ``LazyString`` that does not render itself to answer for a private
+    attribute: at start-up FAB probes every attribute of every view for markers
+    (``_permission_name``, ``_before_request_hook``, ...), and a ``LazyString`` answers
+    ``hasattr`` by rendering (a translation lookup) and asking the resulting ``str``, which
+    has no such attributes anyway."""
+
+    def __getattr__(self, attr: str) -> Any:
+        if attr.startswith("_") and not attr.startswith("__"):
+            raise AttributeError(attr)
+        return super().__getattr__(attr)
+
+
 def lazy_label(label: Label, fallback: str) -> LazyString:
     """A string that renders ``label`` in the locale of whoever reads it."""
-    return LazyString(lambda: label.get(current_locale(), fallback))
+    return LazyLabel(lambda: label.get(current_locale(), fallback))
 
 
 def humanize(name: str) -> str:
