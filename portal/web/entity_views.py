@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import inspect
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, Optional
@@ -24,6 +25,7 @@ from flask_appbuilder.const import (
 from flask_appbuilder.exceptions import FABException, InvalidOrderByColumnFABException
 from flask_appbuilder.security.decorators import permission_name, protect
 from flask_appbuilder.utils.base import is_column_dotted
+from flask_babel import LazyString
 from marshmallow import ValidationError
 from sqlalchemy.exc import IntegrityError
 from werkzeug.datastructures import FileStorage
@@ -38,7 +40,7 @@ from portal.web import quick_search
 from portal.web.access_columns import PerUserColumns, PerUserSchema, hidden_fields
 from portal.web.fast_rison import FastRisonModelRestApi
 from portal.web.history import history_rows
-from portal.web.i18n import current_locale
+from portal.web.i18n import LazyLabel, current_locale
 from portal.web.records import (
     RecordInvalid,
     check_fields,
@@ -61,6 +63,18 @@ def _with_per_user_columns(cls: type) -> type:
         descriptor = PerUserColumns()
         descriptor.__set_name__(cls, name)
         setattr(cls, name, descriptor)
+    return cls
+
+
+def _with_quiet_lazy_strings(cls: type) -> type:
+    """Replace FAB's class-level lazy messages ("Added Row", ...) by ``LazyLabel``s, which
+    render the same but not when FAB probes every view attribute for markers at start-up
+    (thousands of translation lookups for a hundred entities)."""
+    names = {name for klass in cls.__mro__ for name in vars(klass)}
+    for name in names:
+        value = inspect.getattr_static(cls, name)
+        if type(value) is LazyString:
+            setattr(cls, name, LazyLabel(value._func, *value._args, **value._kwargs))
     return cls
 
 
@@ -97,12 +111,20 @@ class EntityMixin:
         rt = runtime()
         check_references(session, rt.registry, rt.models.classes, self.entity, item)
 
+    def _gen_labels_columns(self, list_columns: list[str]) -> None:
+        """FAB's, without rendering each label to test it for emptiness (the generated
+        labels never are empty; rendering them all was a cost at start-up)."""
+        for col in list_columns:
+            if col not in self.label_columns:
+                self.label_columns[col] = self._prettify_column(col)
+
     def refuse(self, exc: Exception) -> None:
         """Undo unsaved changes, then re-raise ``exc`` for FAB to report."""
         self._session().rollback()
         raise exc
 
 
+@_with_quiet_lazy_strings
 @_with_per_user_columns
 class EntityModelView(EntityMixin, ModelView):
     """List, show, add, edit and delete screens of one entity."""
@@ -218,6 +240,7 @@ class EntityModelView(EntityMixin, ModelView):
                             item.id, hidden_fields)
 
 
+@_with_quiet_lazy_strings
 @_with_per_user_columns
 class EntityRestApi(EntityMixin, FastRisonModelRestApi):
     """The REST API of one entity under ``/api/v1/<entity>/``."""

@@ -7,7 +7,7 @@ from types import MappingProxyType
 
 from flask_babel import LazyString
 
-from portal.web.i18n import current_locale
+from portal.web.i18n import LazyLabel, current_locale
 
 TEXTS: Mapping[str, Mapping[str, str]] = MappingProxyType({
     "History": {"zh_CN": "变更历史", "zh_TW": "變更歷史"},
@@ -37,4 +37,4 @@ def ui_text(text: str) -> str:
 
 def lazy_ui_text(text: str) -> LazyString:
     """``ui_text`` evaluated when rendered, for labels fixed at start-up."""
-    return LazyString(lambda: ui_text(text))
+    return LazyLabel(lambda: ui_text(text))
