@@ -13,6 +13,10 @@ which keeps their memory pages shared.
 The cost is that the few cyclic garbage objects of start-up are never freed. Processes that
 build many apps (the test suite) therefore leave the collector alone: the freeze is on by
 default only outside ``TESTING`` and can be set with the ``FREEZE_GC`` config key.
+
+Importing the stack (Flask, SQLAlchemy, FAB, the portal: modules, classes and functions that
+live as long as the process) is the same story one step earlier, so ``portal.app_factory``
+imports it inside ``startup_gc(freeze=True)`` whatever the configuration.
 """
 
 from __future__ import annotations
