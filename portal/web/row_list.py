@@ -116,6 +116,20 @@ def _column_attribute(cls: Any, name: str) -> Optional[Any]:
     return None
 
 
+def _add_leaf(leaves: list[_Leaf], columns: list[Any], target: Any, schema: Schema,
+              name: str) -> bool:
+    """Select ``target.name`` and write it with ``schema``'s field; False if either is not
+    plain (then the list takes FAB's path)."""
+    field = schema.fields.get(name)
+    attr = _column_attribute(target, name)
+    if field is None or attr is None or not plain_field(name, field):
+        return False
+    key = field.data_key or name
+    leaves.append((key, len(columns), value_writer(field, key)))
+    columns.append(attr)
+    return True
+
+
 def build_plan(datamodel: Any, entity: EntitySpec, entity_of: Mapping[type, EntitySpec],
                schema: Schema, list_columns: Sequence[str]) -> Optional[RowListPlan]:
     """The plan for ``list_columns`` of ``entity`` dumped with ``schema``, or None when the
@@ -135,13 +149,8 @@ def build_plan(datamodel: Any, entity: EntitySpec, entity_of: Mapping[type, Enti
                 return None
             groups.setdefault(root, []).append(leaf)
             continue
-        field = schema.fields.get(name)
-        attr = _column_attribute(model, name)
-        if field is None or attr is None or not plain_field(name, field):
+        if not _add_leaf(leaves, columns, model, schema, name):
             return None
-        key = field.data_key or name
-        leaves.append((key, len(columns), value_writer(field, key)))
-        columns.append(attr)
     joins = []
     related_groups = []
     for root, names in groups.items():
@@ -156,15 +165,10 @@ def build_plan(datamodel: Any, entity: EntitySpec, entity_of: Mapping[type, Enti
         alias = aliased(related)
         pk_index = len(columns)
         columns.append(getattr(alias, related_pk.key))
-        group_leaves = []
-        for leaf in names:
-            field = nested.schema.fields.get(leaf)
-            attr = _column_attribute(alias, leaf)
-            if field is None or attr is None or not plain_field(leaf, field):
-                return None
-            key = field.data_key or leaf
-            group_leaves.append((key, len(columns), value_writer(field, key)))
-            columns.append(attr)
+        group_leaves: list[_Leaf] = []
+        if not all(_add_leaf(group_leaves, columns, alias, nested.schema, leaf)
+                   for leaf in names):
+            return None
         joins.append((alias, getattr(model, root), entity_of.get(related)))
         related_groups.append(_Related(nested.data_key or root, pk_index, tuple(group_leaves)))
     id_index = len(columns)
