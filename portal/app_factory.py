@@ -21,7 +21,7 @@ with startup_gc(freeze=True):
     from werkzeug.middleware.proxy_fix import ProxyFix
 
     from portal.appbuilder import PortalAppBuilder
-    from portal.ddl import create_tables, ddl_transaction
+    from portal.ddl import create_tables, ddl_transaction, missing_tables
     from portal.engines.audit import protect_audit_table
     from portal.engines.lifecycle import install_lifecycle
     from portal.engines.scoping import install_read_scopes
@@ -104,14 +104,18 @@ def _build_app(config: dict[str, Any]) -> Flask:
             Model.metadata.create_all(conn)  # the portal's system tables, if FAB did not
             protect_audit_table(conn)
             install_generation_triggers(conn, Model.metadata.tables)
-        # The entity tables are created while the screens are built and registered: the
+            missing = missing_tables(conn, models.metadata)
+        # Missing entity tables are created while the screens are built and registered: the
         # database runs the DDL (most of a first start on PostgreSQL) while Python builds
         # classes and routes, which touch no table. Nothing else is written until it is done.
+        # A restart has nothing to create and no thread to share the interpreter with.
         with ThreadPoolExecutor(max_workers=1) as pool:
-            tables = pool.submit(create_tables, db.engine, models.metadata)
+            tables = pool.submit(create_tables, db.engine, models.metadata, missing) \
+                if missing else None
             classes = build_screens(registry, models, lambda: db.session)
             register_entities(appbuilder, registry, classes)
-            tables.result()
+            if tables is not None:
+                tables.result()
         register_system_views(appbuilder)
         appbuilder.sm.limiter.limit(config["AUTH_RATE_LIMIT"], methods=["POST"])(
             _security_api_blueprint(app))

@@ -6,14 +6,18 @@ autocommit mode, as a transaction of its own with its own sync to disk, about 1.
 For a hundred entities that was most of a first start, and a failure half-way left half a
 schema. :func:`ddl_transaction` opens the transaction explicitly on SQLite; the driver's
 commit then commits it (PostgreSQL needs nothing: its DDL is transactional as it is).
+
+On PostgreSQL the statements of :func:`create_tables` are sent as one script: a round trip
+per CREATE (about 500 for a hundred entities) was a third of the DDL's time.
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from typing import Any
 
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, Table, create_mock_engine, inspect
 from sqlalchemy.engine import Connection, Engine
 
 
@@ -26,7 +30,42 @@ def ddl_transaction(engine: Engine) -> Iterator[Connection]:
         yield conn
 
 
-def create_tables(engine: Engine, metadata: MetaData) -> None:
-    """Create ``metadata``'s missing tables and indexes in one transaction."""
+def missing_tables(conn: Connection, metadata: MetaData) -> list[Table]:
+    """``metadata``'s tables that the database lacks, found with one query (``create_all``
+    asks once per table: a restart of a large portal spent more time asking than building)."""
+    existing = set(inspect(conn).get_table_names())
+    return [table for table in metadata.sorted_tables if table.name not in existing]
+
+
+def create_tables(engine: Engine, metadata: MetaData,
+                  tables: list[Table] | None = None) -> None:
+    """Create ``metadata``'s missing tables (or the missing ones among ``tables``) with their
+    indexes, in one transaction."""
     with ddl_transaction(engine) as conn:
-        metadata.create_all(conn)
+        if conn.dialect.name != "postgresql":
+            metadata.create_all(conn, tables=tables)
+            return
+        wanted = missing_tables(conn, metadata)
+        if tables is not None:
+            wanted = [t for t in wanted if t in set(tables)]
+        script = ddl_script(conn, metadata, wanted)
+        if script:
+            cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            try:
+                cursor.execute(script)  # no parameters: '%' in the DDL stays as it is
+            finally:
+                cursor.close()
+
+
+def ddl_script(conn: Connection, metadata: MetaData, tables: list[Table]) -> str:
+    """The CREATE statements for ``tables`` (with their indexes, and constraints added
+    afterwards where tables refer to each other in a cycle), in SQLAlchemy's own order,
+    joined into one script for ``conn``'s database."""
+    statements: list[str] = []
+
+    def collect(sql: Any, *_args: Any, **_kwargs: Any) -> None:
+        statements.append(str(sql.compile(dialect=conn.dialect)).strip())
+
+    recorder = create_mock_engine(conn.engine.url, collect)  # type: ignore[arg-type]
+    metadata.create_all(recorder, tables=tables, checkfirst=False)  # type: ignore[arg-type]
+    return ";\n".join(statements)
