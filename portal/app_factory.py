@@ -21,7 +21,7 @@ with startup_gc(freeze=True):
     from werkzeug.middleware.proxy_fix import ProxyFix
 
     from portal.appbuilder import PortalAppBuilder
-    from portal.ddl import create_tables, ddl_transaction, missing_tables
+    from portal.ddl import add_missing_columns, create_tables, ddl_transaction, missing_tables
     from portal.engines.audit import protect_audit_table
     from portal.engines.lifecycle import install_lifecycle
     from portal.engines.scoping import install_read_scopes
@@ -102,6 +102,7 @@ def _build_app(config: dict[str, Any]) -> Flask:
         appbuilder.init_app(app, db.session)
         with ddl_transaction(db.engine) as conn:
             Model.metadata.create_all(conn)  # the portal's system tables, if FAB did not
+            add_missing_columns(conn, list(Model.metadata.tables.values()))
             protect_audit_table(conn)
             install_generation_triggers(conn, Model.metadata.tables)
             missing = missing_tables(conn, models.metadata)

@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import MetaData, Table, create_mock_engine, inspect
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.schema import CreateColumn
 
 
 @contextlib.contextmanager
@@ -35,6 +36,34 @@ def missing_tables(conn: Connection, metadata: MetaData) -> list[Table]:
     asks once per table: a restart of a large portal spent more time asking than building)."""
     existing = set(inspect(conn).get_table_names())
     return [table for table in metadata.sorted_tables if table.name not in existing]
+
+
+def add_missing_columns(conn: Connection, tables: list[Table]) -> list[str]:
+    """Add the nullable columns that ``tables`` declare but the database lacks (a portal
+    upgrade that adds a column to one of its own tables); returns ``table.column`` names.
+
+    Only nullable columns without a server default are added (``ALTER TABLE ... ADD
+    COLUMN``, without a foreign key constraint: SQLite cannot add one); anything else is a
+    change the portal's own code must not need without a migration."""
+    names = {t.name for t in tables}
+    existing = {key[1]: {c["name"] for c in columns}
+                for key, columns in inspect(conn).get_multi_columns().items()
+                if key[1] in names}
+    added = []
+    for table in tables:
+        have = existing.get(table.name)
+        if have is None:
+            continue
+        for column in table.columns:
+            if column.name in have:
+                continue
+            if not column.nullable or column.server_default is not None:
+                raise RuntimeError(f"table {table.name} lacks column {column.name}, which "
+                                   "cannot be added automatically")
+            ddl = CreateColumn(column).compile(dialect=conn.dialect)
+            conn.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {ddl}")
+            added.append(f"{table.name}.{column.name}")
+    return added
 
 
 def create_tables(engine: Engine, metadata: MetaData,

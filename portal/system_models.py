@@ -11,22 +11,33 @@ import datetime as dt
 from typing import Optional
 
 from flask_appbuilder import Model
-from flask_appbuilder.security.sqla.models import User
+from flask_appbuilder.security.sqla.models import Role, User, assoc_user_role
 from sqlalchemy import (
     BigInteger,
+    Date,
     DateTime,
     ForeignKey,
     Index,
     Integer,
     String,
     Text,
+    UniqueConstraint,
+    select,
 )
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 
 def utcnow() -> dt.datetime:
     """The current time in UTC, without tzinfo (stored as naive UTC on every backend)."""
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def role_member_ids(conn: Connection, role: str) -> list[int]:
+    """The ids of the users who have role ``role``."""
+    query = select(assoc_user_role.c.user_id).join(
+        Role, Role.id == assoc_user_role.c.role_id).where(Role.name == role)
+    return [user_id for (user_id,) in conn.execute(query)]
 
 
 class Department(Model):
@@ -37,6 +48,10 @@ class Department(Model):
     name: Mapped[str] = mapped_column(String(120), unique=True, nullable=False)
     parent_id: Mapped[Optional[int]] = mapped_column(ForeignKey("portal_department.id"))
     parent: Mapped[Optional[Department]] = relationship(remote_side=[id])
+    #: The department's head: approvals naming ``head_of`` go to this user.
+    head_id: Mapped[Optional[int]] = mapped_column(ForeignKey("ab_user.id", use_alter=True),
+                                                   nullable=True)
+    head: Mapped[Optional[PortalUser]] = relationship("PortalUser", foreign_keys=[head_id])
 
     def __repr__(self) -> str:
         return self.name
@@ -128,3 +143,107 @@ class SecurityGeneration(Model):
     __tablename__ = "portal_security_generation"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     value: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+
+
+class WorkflowStep(Model):
+    """One step of a record's approval flow: a transition, or one approval of a countersign
+    that is still waiting for others. Written in the same transaction; never edited.
+
+    ``kind`` is ``transition`` (a person moved the record), ``automatic`` (a condition did)
+    or ``approval`` (one of several required approvals). ``on_behalf_of`` names the user a
+    substitute acted for. User ids are not foreign keys: history outlives users.
+    """
+
+    __tablename__ = "portal_workflow_step"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    entity: Mapped[str] = mapped_column(String(64), nullable=False)
+    record_id: Mapped[int] = mapped_column(Integer, nullable=False)
+    workflow: Mapped[str] = mapped_column(String(64), nullable=False)
+    transition: Mapped[str] = mapped_column(String(64), nullable=False)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    from_state: Mapped[str] = mapped_column(String(64), nullable=False)
+    to_state: Mapped[str] = mapped_column(String(64), nullable=False)
+    at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+    actor_id: Mapped[Optional[int]] = mapped_column(Integer, nullable=True)
+    actor_name: Mapped[str] = mapped_column(String(128), nullable=False)
+    on_behalf_of_id: Mapped[Optional[int]] = mapped_column(Integer, nullable=True)
+    on_behalf_of_name: Mapped[Optional[str]] = mapped_column(String(128), nullable=True)
+    comment: Mapped[Optional[str]] = mapped_column(Text, nullable=True)
+
+    __table_args__ = (Index("ix_portal_workflow_step_record", "entity", "record_id", "id"),
+                      Index("ix_portal_workflow_step_actor", "actor_id", "entity"))
+
+
+class WorkflowTask(Model):
+    """A record waiting for someone: one row per (transition, slot) that needs a person,
+    for the state the record is in now. ``user_id`` names one user, or ``role`` a role
+    whose members may act. Rows are replaced whenever the record changes state, so the
+    approvers' queues are one indexed query."""
+
+    __tablename__ = "portal_workflow_task"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    entity: Mapped[str] = mapped_column(String(64), nullable=False)
+    record_id: Mapped[int] = mapped_column(Integer, nullable=False)
+    transition: Mapped[str] = mapped_column(String(64), nullable=False)
+    slot: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    user_id: Mapped[Optional[int]] = mapped_column(Integer, nullable=True)
+    role: Mapped[Optional[str]] = mapped_column(String(64), nullable=True)
+    since: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+
+    __table_args__ = (Index("ix_portal_workflow_task_user", "user_id"),
+                      Index("ix_portal_workflow_task_role", "role"),
+                      Index("ix_portal_workflow_task_record", "entity", "record_id"))
+
+
+class WorkflowVote(Model):
+    """One approval towards a countersign or quorum, per pass through the state (``round``:
+    the record's number of state changes so far). Unique per slot, so two people filling the
+    same slot at once cannot both count."""
+
+    __tablename__ = "portal_workflow_vote"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    entity: Mapped[str] = mapped_column(String(64), nullable=False)
+    record_id: Mapped[int] = mapped_column(Integer, nullable=False)
+    round: Mapped[int] = mapped_column(Integer, nullable=False)
+    transition: Mapped[str] = mapped_column(String(64), nullable=False)
+    slot: Mapped[int] = mapped_column(Integer, nullable=False)
+    user_id: Mapped[Optional[int]] = mapped_column(Integer, nullable=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+
+    __table_args__ = (UniqueConstraint("entity", "record_id", "round", "transition", "slot",
+                                       name="uq_portal_workflow_vote_slot"),)
+
+
+class Delegation(Model):
+    """``user`` is away from ``starts`` to ``ends`` (dates, inclusive): ``substitute`` may
+    act on the user's approvals meanwhile, recorded as on the user's behalf."""
+
+    __tablename__ = "portal_delegation"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("ab_user.id"), nullable=False, index=True)
+    user: Mapped[PortalUser] = relationship(PortalUser, foreign_keys=[user_id])
+    substitute_id: Mapped[int] = mapped_column(ForeignKey("ab_user.id"), nullable=False,
+                                               index=True)
+    substitute: Mapped[PortalUser] = relationship(PortalUser, foreign_keys=[substitute_id])
+    starts: Mapped[dt.date] = mapped_column(Date, nullable=False)
+    ends: Mapped[dt.date] = mapped_column(Date, nullable=False)
+
+    def __repr__(self) -> str:
+        return f"{self.user} -> {self.substitute} ({self.starts} - {self.ends})"
+
+
+class Notification(Model):
+    """A message in a user's in-app inbox (and, when SMTP is configured, an email)."""
+
+    __tablename__ = "portal_notification"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(Integer, nullable=False)
+    at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+    kind: Mapped[str] = mapped_column(String(32), nullable=False)
+    title: Mapped[str] = mapped_column(String(255), nullable=False)
+    body: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    entity: Mapped[Optional[str]] = mapped_column(String(64), nullable=True)
+    record_id: Mapped[Optional[int]] = mapped_column(Integer, nullable=True)
+    read_at: Mapped[Optional[dt.datetime]] = mapped_column(DateTime, nullable=True)
+
+    __table_args__ = (Index("ix_portal_notification_user", "user_id", "read_at", "id"),)

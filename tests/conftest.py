@@ -125,6 +125,15 @@ def add_user(app: Any, username: str, roles: list[str], department: Optional[str
         return user.id
 
 
+def write_tree(root: Path, files: dict[str, str]) -> Path:
+    """Write ``files`` (relative path -> text) under ``root``."""
+    for rel, body in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(body, encoding="utf-8")
+    return root
+
+
 CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 
 

@@ -6,6 +6,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from conftest import write_tree
 
 from portal.spec.compiler import check_schema_dir, compile_schema_dir
 from portal.spec.model import DynamicDefault, NumberFormat, Registry, SpecErrors
@@ -17,15 +18,6 @@ GOOD = Path(__file__).parent / "spec_corpus_good"
 def crm() -> Registry:
     """The good CRM fixture, compiled."""
     return compile_schema_dir(GOOD / "crm", display_base=GOOD / "crm")
-
-
-def write_tree(root: Path, files: dict[str, str]) -> Path:
-    """Write ``files`` (relative path -> text) under ``root``."""
-    for rel, text in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    return root
 
 
 def test_entities_sorted_and_modules(crm: Registry) -> None:

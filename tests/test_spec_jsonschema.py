@@ -12,6 +12,12 @@ from portal.spec.jsonschema_export import language_json_schema
 from portal.spec.loader import load_text
 from portal.spec.model import FIELD_TYPES, LOCALES, SCOPES
 from portal.spec.schemas import OPTION_TYPES, FieldSchema, options_for
+from portal.spec.workflow_shapes import (
+    EffectSchema,
+    StateSchema,
+    TransitionSchema,
+    WorkflowSchema,
+)
 
 TESTS = Path(__file__).parent
 SHIPPED = TESTS.parent / "schemas"
@@ -26,8 +32,9 @@ def validator() -> jsonschema.Draft202012Validator:
 
 
 def definition_files(root: Path) -> list[Path]:
-    """The files the language covers: entities/**, roles.yaml, modules.yaml."""
-    files = [p for p in (root / "entities").rglob("*") if p.suffix in (".yaml", ".yml")]
+    """The files the language covers: entities/**, workflows/**, roles.yaml, modules.yaml."""
+    files = [p for kind in ("entities", "workflows") for p in (root / kind).rglob("*")
+             if p.suffix in (".yaml", ".yml")]
     files += [root / n for n in ("roles.yaml", "roles.yml", "modules.yaml", "modules.yml")]
     return sorted(p for p in files if p.is_file())
 
@@ -55,6 +62,32 @@ def test_enums_come_from_the_model() -> None:
     marshmallow_keys = {f.data_key or n for n, f in FieldSchema().load_fields.items()}
     assert set(field_object["properties"]) == marshmallow_keys
     assert set(field_object["properties"]) == set(options_for("string")) | set(OPTION_TYPES)
+
+
+def keys_of(schema: object) -> set[str]:
+    """The keys a marshmallow document schema accepts."""
+    return {f.data_key or n for n, f in schema.load_fields.items()}  # type: ignore[attr-defined]
+
+
+def test_workflow_keys_come_from_the_compiler() -> None:
+    """covers: PL4(the workflow JSON Schema has exactly the keys the compiler accepts)."""
+    defs = language_json_schema()["$defs"]
+    workflow = defs["workflow"]
+    assert set(workflow["properties"]) == keys_of(WorkflowSchema())
+    transition = workflow["properties"]["transitions"]["additionalProperties"]
+    assert set(transition["properties"]) == keys_of(TransitionSchema())
+    state = workflow["properties"]["states"]["anyOf"][1]["additionalProperties"]["anyOf"][1]
+    assert set(state["properties"]) == keys_of(StateSchema())
+    effects = state["properties"]["effects"]["items"]["anyOf"]
+    assert set().union(*(e["properties"] for e in effects)) == keys_of(EffectSchema())
+
+
+def test_good_workflows_are_covered() -> None:
+    """covers: PL4(workflow documents are part of what the JSON Schema is checked against)."""
+    files = definition_files(GOOD / "approvals")
+    assert any(p.parent.name == "finance" and p.parent.parent.name == "workflows"
+               for p in files)
+    assert any(p.suffix == ".yml" for p in files)
 
 
 @pytest.mark.parametrize("case", sorted(p.name for p in GOOD.iterdir() if p.is_dir()))
@@ -94,6 +127,25 @@ def test_shipped_schemas_validate() -> None:
     "roles: {finance: {lable: Finance}}\n",
     "modules: {sales: {order: first}}\n",
     "- a\n- b\n",
+    "workflow: w\nentity: e\nstate_field: s\nstates: [a]\n",
+    "workflow: w\nentity: e\nstate_field: s\nstates: [a]\ntransitions: {t: {from: a}}\n",
+    "workflow: w\nentity: e\nstate_field: s\nstates: [a]\ntransitions: {}\nintial: a\n",
+    "workflow: w\nentity: e\nstate_field: s\nstates: {a: {lockd: true}}\ntransitions: {}\n",
+    "workflow: w\nentity: e\nstate_field: s\nstates: []\ntransitions: {}\n",
+    "workflow: w\nentity: e\nstate_field: s\nstates: [a]\n"
+    "transitions: {t: {from: a, to: a, by: finance}}\n",
+    "workflow: w\nentity: e\nstate_field: s\nstates: [a]\n"
+    "transitions: {t: {from: a, to: a, by: {role: x, user: y}}}\n",
+    "workflow: w\nentity: e\nstate_field: s\nstates: [a]\n"
+    "transitions: {t: {from: a, to: a, by: {quorum: 0, of: [owner]}}}\n",
+    "workflow: w\nentity: e\nstate_field: s\nstates: [a]\n"
+    "transitions: {t: {from: a, to: a, by: {any: [{all: [owner]}]}}}\n",
+    "workflow: w\nentity: e\nstate_field: s\nstates: [a]\n"
+    "transitions: {t: {from: a, to: a, comment: maybe}}\n",
+    "workflow: w\nentity: e\nstate_field: s\n"
+    "states: {a: {effects: [{sett: {x: 1}}]}}\ntransitions: {}\n",
+    "workflow: w\nentity: e\nstate_field: s\n"
+    "states: {a: {effects: [{create: {values: {x: 1}}}]}}\ntransitions: {}\n",
 ])
 def test_bad_documents_are_rejected(text: str) -> None:
     """covers: PL1(obviously bad documents are rejected by the JSON Schema)."""
@@ -102,6 +154,13 @@ def test_bad_documents_are_rejected(text: str) -> None:
 
 
 def test_descriptions_for_editors() -> None:
-    """covers: PL1(options carry descriptions for editor completion)."""
-    field_object = language_json_schema()["$defs"]["field"]["anyOf"][1]
+    """covers: PL1 PL4(options carry descriptions for editor completion)."""
+    defs = language_json_schema()["$defs"]
+    field_object = defs["field"]["anyOf"][1]
     assert all(p.get("description") for p in field_object["properties"].values())
+    workflow = defs["workflow"]
+    assert workflow["description"]
+    assert all(p.get("description") for p in workflow["properties"].values())
+    transition = workflow["properties"]["transitions"]["additionalProperties"]
+    assert all(p.get("description") for p in transition["properties"].values())
+    assert all(form.get("description") for form in defs["actor"]["anyOf"][1:])

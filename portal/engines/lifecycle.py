@@ -1,8 +1,9 @@
 """Session hooks every generated record goes through, whatever path saves it.
 
 Before a flush: stamp creator/updater, fill dynamic defaults (``current_user``, ``today``,
-``now``) left empty, and take numbers for ``number`` fields. After a flush: write the audit
-entries in the same transaction. Audit entries themselves can never be changed or deleted.
+``now``) left empty, take numbers for ``number`` fields, and put a record with a workflow in
+its initial state. After a flush: write the audit entries in the same transaction, and the
+approvers' queue rows of new records. Audit entries themselves can never be changed or deleted.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from sqlalchemy.orm import Session
 from portal.engines.access import Principal
 from portal.engines.audit import audit_entries, write_entries
 from portal.engines.numbering import next_number
+from portal.engines.workflow import after_create, on_create
 from portal.spec.model import DynamicDefault, EntitySpec
 from portal.system_models import AuditLog, PortalUser, utcnow
 
@@ -55,6 +57,7 @@ def install_lifecycle(session_factory: Any, current_actor: Callable[[], Principa
             entity = getattr(type(obj), "__entity__", None)
             if entity is not None:
                 _fill_new(entity, obj, actor, session)
+                on_create(obj)
         for obj in session.dirty:
             if getattr(type(obj), "__entity__", None) is not None and session.is_modified(obj):
                 obj.updated_by_id = actor.user_id
@@ -63,6 +66,8 @@ def install_lifecycle(session_factory: Any, current_actor: Callable[[], Principa
         dirty = [o for o in session.dirty if session.is_modified(o)]
         rows = audit_entries(current_actor(), session.new, dirty, session.deleted)
         write_entries(session.connection(), rows)
+        for obj in session.new:
+            after_create(session, obj)
 
     event.listen(session_factory, "before_flush", before_flush)
     event.listen(session_factory, "after_flush", after_flush)

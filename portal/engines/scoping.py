@@ -12,15 +12,23 @@ listed entity and to every related entity it joins.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Mapping
 from typing import Any, Optional
 
-from sqlalchemy import Table, event, false, select
+from sqlalchemy import Table, event, false, or_, select
 from sqlalchemy.orm import ORMExecuteState, with_loader_criteria
 from sqlalchemy.sql import visitors
 
 from portal.engines.access import Principal, effective_access
-from portal.system_models import PortalUser
+from portal.system_models import (
+    Delegation,
+    PortalUser,
+    Role,
+    WorkflowStep,
+    WorkflowTask,
+    assoc_user_role,
+)
 
 #: Execution option that turns scoping off for one statement (engines' own lookups).
 UNSCOPED = "portal_unscoped"
@@ -44,10 +52,37 @@ def scope_criteria(model: type, scope: Optional[str], principal: Principal) -> A
 def read_criteria(target: Any, entity: Any, principal: Optional[Principal]) -> Any:
     """The clause limiting ``target`` (a generated class or an alias of one, defined by
     ``entity``) to what ``principal`` may read; None when nothing is hidden (no principal:
-    command line; an admin; a role reading ``all``)."""
+    command line; an admin; a role reading ``all``).
+
+    In an entity with a workflow, approvers also read the records waiting for them (or for
+    someone they substitute for) and the records they have acted on, whatever their scope.
+    """
     if principal is None or principal.is_admin:
         return None
-    return scope_criteria(target, effective_access(entity, principal).read, principal)
+    criteria = scope_criteria(target, effective_access(entity, principal).read, principal)
+    if criteria is None or principal.user_id is None or \
+            getattr(target, "__workflow__", None) is None:
+        return criteria
+    return or_(criteria, target.id.in_(_approver_records(entity.name, principal)))
+
+
+def _approver_records(entity: str, principal: Principal) -> Any:
+    """Ids of ``entity`` records waiting for ``principal`` or acted on by them."""
+    today = dt.date.today()
+    delegators = select(Delegation.user_id).where(
+        Delegation.substitute_id == principal.user_id, Delegation.starts <= today,
+        Delegation.ends >= today)
+    delegated_roles = select(Role.name).join(
+        assoc_user_role, assoc_user_role.c.role_id == Role.id).where(
+        assoc_user_role.c.user_id.in_(delegators))
+    waiting = select(WorkflowTask.record_id).where(
+        WorkflowTask.entity == entity,
+        or_(WorkflowTask.user_id == principal.user_id,
+            WorkflowTask.role.in_(sorted(principal.roles)),
+            WorkflowTask.user_id.in_(delegators), WorkflowTask.role.in_(delegated_roles)))
+    acted = select(WorkflowStep.record_id).where(WorkflowStep.entity == entity,
+                                                 WorkflowStep.actor_id == principal.user_id)
+    return waiting.union(acted)
 
 
 def install_read_scopes(session_factory: Any, models_by_class: Mapping[type, Any],

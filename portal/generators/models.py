@@ -98,6 +98,7 @@ def _build_entity(base: type, entity: EntitySpec, registry: Registry,
     attrs: dict[str, Any] = {
         "__tablename__": entity.name,
         "__entity__": entity,
+        "__workflow__": registry.workflow_of(entity.name),
         "__owner_column__": owner_column(entity),
         # (parent entity, link field) pairs for which this entity is an inline child row.
         "__parents__": tuple((parent.name, f.via)

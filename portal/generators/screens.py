@@ -27,17 +27,22 @@ VIEW_METHOD_PERMISSIONS = {
     "api_get": "read", "api_column_add": "create", "api_column_edit": "update",
     "api_create": "create", "api_update": "update", "api_delete": "delete",
     "add": "create", "edit": "update", "delete": "delete", "action": "update",
-    "action_post": "update",
+    "action_post": "update", "transition": "read",
 }
 #: API methods -> the same four actions, so a screen and its API share permissions.
 API_METHOD_PERMISSIONS = {
     "get": "read", "get_list": "read", "info": "read", "history": "read",
     "post": "create", "put": "update", "delete": "delete",
+    # Workflow actions need read; who may take which action is the workflow's rule.
+    "workflow_state": "read", "perform_action": "read",
 }
 #: The routes each generated class exposes (FAB's legacy ``api_*`` routes are left out: the
 #: REST API serves them, and every route costs start-up time).
 VIEW_ROUTES = frozenset({"list", "show", "add", "edit", "delete"})
 API_ROUTES = frozenset({"get", "get_list", "post", "put", "delete", "info", "history"})
+#: Extra routes of an entity with a workflow.
+WORKFLOW_VIEW_ROUTES = frozenset({"transition"})
+WORKFLOW_API_ROUTES = frozenset({"workflow_state", "perform_action"})
 SYSTEM_COLUMNS = ("created_at", "updated_at", "created_by", "updated_by")
 
 
@@ -148,7 +153,10 @@ def build_screens(registry: Registry, models: EntityModels,
 def _view_class(entity: EntitySpec, registry: Registry, datamodel: PortalInterface,
                 models: EntityModels, session: Callable[[], Any]) -> type:
     fields = entity.fields.values()
-    editable = [f.name for f in fields if f.type != "number"]
+    flow = registry.workflow_of(entity.name)
+    # The state field changes only through the workflow's actions.
+    editable = [f.name for f in fields if f.type != "number"
+                and (flow is None or f.name != flow.state_field)]
     form_fields = entity_form_fields(entity, registry, models.classes, session)
     search = list(dict.fromkeys(entity.list.search + entity.list.filters))
     order = (entity.list.order_by or "id", "desc" if entity.list.order_desc or
@@ -162,7 +170,7 @@ def _view_class(entity: EntitySpec, registry: Registry, datamodel: PortalInterfa
         "route_base": f"/{entity.name}",
         "class_permission_name": entity.name,
         "method_permission_name": VIEW_METHOD_PERMISSIONS,
-        "include_route_methods": VIEW_ROUTES,
+        "include_route_methods": VIEW_ROUTES | (WORKFLOW_VIEW_ROUTES if flow else frozenset()),
         "portal_defaults": {
             "list_columns": list(entity.list.columns) or default_list_columns(entity),
             "show_columns": [f.name for f in fields] + list(SYSTEM_COLUMNS),
@@ -203,7 +211,9 @@ def api_read_columns(f: FieldSpec, registry: Registry) -> list[str]:
 
 def _api_class(entity: EntitySpec, registry: Registry, datamodel: PortalInterface) -> type:
     fields = entity.fields.values()
-    writable = [f.name for f in fields if f.type not in {"number", "children", "file"}]
+    flow = registry.workflow_of(entity.name)
+    writable = [f.name for f in fields if f.type not in {"number", "children", "file"}
+                and (flow is None or f.name != flow.state_field)]
     readable = ["id"] + [c for f in fields for c in api_read_columns(f, registry)] + \
         ["created_at", "updated_at"]
     listed = list(entity.list.columns) or default_list_columns(entity)
@@ -213,7 +223,7 @@ def _api_class(entity: EntitySpec, registry: Registry, datamodel: PortalInterfac
         "resource_name": entity.name,
         "class_permission_name": entity.name,
         "method_permission_name": API_METHOD_PERMISSIONS,
-        "include_route_methods": API_ROUTES,
+        "include_route_methods": API_ROUTES | (WORKFLOW_API_ROUTES if flow else frozenset()),
         "portal_defaults": {
             "list_columns": ["id"] + [c for name in listed
                                       for c in api_read_columns(entity.fields[name], registry)]

@@ -5,7 +5,8 @@ Layout of a schema folder::
     <root>/entities/**/*.yaml   entity documents; module defaults to the first folder
     <root>/roles.yaml           the roles named in access blocks
     <root>/modules.yaml         optional module labels, icons and order
-    <root>/workflows/ ...       later kinds of definition (ignored for now)
+    <root>/workflows/**/*.yaml  workflow documents (any sub-folder)
+    <root>/rules/ ...           later kinds of definition (ignored for now)
 
 Every error of every file is collected; :func:`compile_schema_dir` raises them all at once.
 """
@@ -21,11 +22,15 @@ from portal.spec.resolve import resolve
 from portal.spec.schemas import EntitySchema
 from portal.spec.suggest import suggest
 from portal.spec.validate import EntityDraft, validate_entity, validate_modules, validate_roles
+from portal.spec.workflow_shapes import WorkflowSchema
+from portal.spec.workflows import WorkflowDraft, validate_workflow
 
 YAML_SUFFIXES: tuple[str, ...] = (".yaml", ".yml")
 ENTITIES_DIR = "entities"
-#: Folders of definition kinds (only ``entities`` is compiled so far; the others are skipped).
-KNOWN_DIRS: tuple[str, ...] = (ENTITIES_DIR, "workflows", "rules", "templates", "demo")
+WORKFLOWS_DIR = "workflows"
+#: Folders of definition kinds (``entities`` and ``workflows`` are compiled; the others are
+#: skipped).
+KNOWN_DIRS: tuple[str, ...] = (ENTITIES_DIR, WORKFLOWS_DIR, "rules", "templates", "demo")
 TOP_LEVEL_FILES: tuple[str, ...] = ("roles", "modules")
 
 
@@ -59,7 +64,7 @@ def check_schema_dir(root: str | os.PathLike[str], *,
     errors: list[SpecError] = []
     drafts: list[EntityDraft] = []
     shape = EntitySchema()  # one per compile: marshmallow schemas are reusable for loading
-    for path in _entity_files(folder):
+    for path in _yaml_files(folder, ENTITIES_DIR):
         module = _folder_module(folder, path)
         for doc in _load(path, namer, errors):
             draft, found = validate_entity(doc, module, shape=shape)
@@ -77,7 +82,15 @@ def check_schema_dir(root: str | os.PathLike[str], *,
                 found_modules, found = validate_modules(doc)
                 _merge(modules, found_modules, doc, "module", errors)
             errors.extend(found)
-    registry, found = resolve(drafts, roles, modules)
+    workflows: list[WorkflowDraft] = []
+    workflow_shape = WorkflowSchema()
+    for path in _yaml_files(folder, WORKFLOWS_DIR):
+        for doc in _load(path, namer, errors):
+            workflow, found = validate_workflow(doc, shape=workflow_shape)
+            errors.extend(found)
+            if workflow is not None:
+                workflows.append(workflow)
+    registry, found = resolve(drafts, roles, modules, workflows)
     errors.extend(found)
     if errors:
         return None, sorted(errors, key=SpecError.sort_key)
@@ -114,14 +127,15 @@ def _visible(path: Path, folder: Path) -> bool:
     return not any(part.startswith(".") for part in path.relative_to(folder).parts)
 
 
-def _entity_files(folder: Path) -> list[Path]:
-    entities = folder / ENTITIES_DIR
-    if not entities.is_dir():
+def _yaml_files(folder: Path, kind: str) -> list[Path]:
+    """Every visible YAML file under ``folder/kind``, at any depth, in path order."""
+    under = folder / kind
+    if not under.is_dir():
         return []
     return sorted(
-        (p for p in entities.rglob("*")
+        (p for p in under.rglob("*")
          if p.suffix in YAML_SUFFIXES and p.is_file() and _visible(p, folder)),
-        key=lambda p: p.relative_to(entities).as_posix(),
+        key=lambda p: p.relative_to(under).as_posix(),
     )
 
 

@@ -11,9 +11,10 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
-from portal.spec.model import FIELD_TYPES, LOCALES, SCOPES
+from portal.spec.model import DYNAMIC_DEFAULTS, FIELD_TYPES, LOCALES, SCOPES
 from portal.spec.reserved import NAME_MAX, NAME_RE
 from portal.spec.schemas import REQUIRED_OPTIONS, options_for
+from portal.spec.workflow_shapes import COMMENT_CHOICES, NAMED_ACTORS, SINGLE_ACTOR_KEYS
 
 SCHEMA_ID = "https://portal.invalid/schemas/portal-definition.json"
 
@@ -120,6 +121,109 @@ def _entity() -> dict[str, Any]:
     }
 
 
+_ACTOR_DOCS: Mapping[str, str] = MappingProxyType({
+    "role": "Any member of this role (declared in roles.yaml).",
+    "user": "The user in this user field of the record.",
+    "manager_of": "The manager of the user in this user field ('owner': the record's owner).",
+    "head_of": "The head of the department of the user in this user field ('owner' allowed).",
+})
+
+
+def _object(description: str, properties: dict[str, Any], required: list[str]
+            ) -> dict[str, Any]:
+    return {"description": description, "type": "object", "additionalProperties": False,
+            "properties": properties, "required": required}
+
+
+def _actor_definitions() -> dict[str, Any]:
+    """``actor_ref`` (one actor) and ``actor`` (one, or a group with a quorum)."""
+    name = {"$ref": "#/$defs/name"}
+    single = [
+        {"description": "owner: the record's owner; approver: whoever may perform another "
+                        "transition out of the current state.", "enum": list(NAMED_ACTORS)},
+        *(_object(_ACTOR_DOCS[key], {key: _described(_ACTOR_DOCS[key], name)}, [key])
+          for key in SINGLE_ACTOR_KEYS),
+    ]
+    refs = {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/actor_ref"}}
+    groups = [
+        _object("The first of these to act decides (quorum 1).",
+                {"any": _described("Actors, any one of whom may act.", refs)}, ["any"]),
+        _object("A countersign: every one of these must approve.",
+                {"all": _described("Actors who must all approve.", refs)}, ["all"]),
+        _object("N of these must approve (for example 2 of 3).", {
+            "quorum": _described("How many must approve (1 to the number of actors).",
+                                 {"type": "integer", "minimum": 1}),
+            "of": _described("The actors.", refs),
+        }, ["quorum", "of"]),
+    ]
+    return {
+        "actor_ref": {"description": "One actor.", "anyOf": single},
+        "actor": {"description": "Who may act: one actor, or any/all/quorum of several.",
+                  "anyOf": [{"$ref": "#/$defs/actor_ref"}, *groups]},
+    }
+
+
+def _workflow() -> dict[str, Any]:
+    name, names = {"$ref": "#/$defs/name"}, {"type": "array", "items": {"$ref": "#/$defs/name"}}
+    value = {"description": "A literal, $field (a field of the record, or $id), or one of "
+                            + ", ".join(sorted(DYNAMIC_DEFAULTS)) + ".",
+             "type": ["string", "number", "boolean", "null"]}
+    values = {"type": "object", "minProperties": 1, "propertyNames": name,
+              "additionalProperties": value}
+    effect = {"description": "An effect of entering the state.", "anyOf": [
+        _object("Set fields of the record.",
+                {"set": _described("Field name to value.", values)}, ["set"]),
+        _object("Notify people.", {
+            "notify": _described("Whom to notify (same forms as 'by').",
+                                 {"$ref": "#/$defs/actor"}),
+            "message": _described("The notification's text.", {"$ref": "#/$defs/label"}),
+        }, ["notify"]),
+        _object("Create a record of another entity.", {"create": _object("The new record.", {
+            "entity": _described("The entity of the new record.", name),
+            "values": _described("Its field values (values may read this record: $field).",
+                                 values),
+        }, ["entity"])}, ["create"]),
+    ]}
+    state = _object("A state's options.", {
+        "label": _described("The state's label.", {"$ref": "#/$defs/label"}),
+        "required": _described("Fields that must be filled to enter the state.", names),
+        "editable": _described("Fields editable in the state (default: all).", names),
+        "locked": _described("No edits or deletion while in the state.", {"type": "boolean"}),
+        "effects": _described("What happens on entering the state, in order.",
+                              {"type": "array", "items": effect}),
+    }, [])
+    transition = _object("A transition.", {
+        "from": _described("The state(s) it leaves from.",
+                           {"anyOf": [name, {**names, "minItems": 1}]}),
+        "to": _described("The state it leads to.", name),
+        "by": _described("Who may perform it; without 'by' it is automatic (needs 'when').",
+                         {"$ref": "#/$defs/actor"}),
+        "when": _described("A condition over the record's fields, such as amount > 5000.",
+                           {"type": "string", "minLength": 1}),
+        "label": _described("The transition's label (its button).", {"$ref": "#/$defs/label"}),
+        "comment": _described("Whether a comment is required.",
+                              {"enum": list(COMMENT_CHOICES)}),
+        "self_approval": _described("The record's owner may perform it on their own record.",
+                                    {"type": "boolean"}),
+    }, ["from", "to"])
+    states = {"description": "The states: a list of names, or a mapping of name to options.",
+              "anyOf": [{**names, "minItems": 1, "uniqueItems": True},
+                        {"type": "object", "minProperties": 1, "propertyNames": name,
+                         "additionalProperties": {"anyOf": [{"type": "null"}, state]}}]}
+    return _object("A workflow: states and transitions of one entity's records.", {
+        "workflow": _described("The workflow's name (lowercase, unique).", name),
+        "entity": _described("The entity whose records move through the states.", name),
+        "label": _described("The workflow's label.", {"$ref": "#/$defs/label"}),
+        "state_field": _described("The entity's enum field holding the state; its values "
+                                  "are exactly the states.", name),
+        "initial": _described("The state of a new record (default: the first).", name),
+        "states": states,
+        "transitions": _described("The transitions, by name.", {
+            "type": "object", "propertyNames": name, "additionalProperties": transition}),
+        "locked_in": _described("States in which the record is locked.", names),
+    }, ["workflow", "entity", "state_field", "states", "transitions"])
+
+
 def _named_file(key: str, description: str, properties: dict[str, Any]) -> dict[str, Any]:
     entry = {"anyOf": [{"type": "null"}, {"type": "string"},
                        {"type": "object", "additionalProperties": False,
@@ -133,15 +237,16 @@ def _named_file(key: str, description: str, properties: dict[str, Any]) -> dict[
 
 
 def language_json_schema() -> dict[str, Any]:
-    """The JSON Schema of every kind of document: entities, ``roles.yaml``, ``modules.yaml``."""
+    """The JSON Schema of every kind of document: entities, workflows, ``roles.yaml`` and
+    ``modules.yaml``."""
     label = {"type": "string", "description": "Text in English."}
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": SCHEMA_ID,
         "title": "Portal definition",
-        "description": "An entity document, roles.yaml or modules.yaml.",
-        "anyOf": [{"$ref": "#/$defs/entity"}, {"$ref": "#/$defs/roles_file"},
-                  {"$ref": "#/$defs/modules_file"}],
+        "description": "An entity document, a workflow document, roles.yaml or modules.yaml.",
+        "anyOf": [{"$ref": "#/$defs/entity"}, {"$ref": "#/$defs/workflow"},
+                  {"$ref": "#/$defs/roles_file"}, {"$ref": "#/$defs/modules_file"}],
         "$defs": {
             "name": {"type": "string", "pattern": NAME_RE.pattern, "maxLength": NAME_MAX},
             "label": {"description": "A text: a string (English) or a mapping of locale to text.",
@@ -161,6 +266,8 @@ def language_json_schema() -> dict[str, Any]:
             ]},
             "field": _field_definition(),
             "entity": _entity(),
+            **_actor_definitions(),
+            "workflow": _workflow(),
             "roles_file": _named_file("roles", "roles.yaml: the roles, by name.", {
                 "label": {"$ref": "#/$defs/label"},
                 "description": {"type": "string"},

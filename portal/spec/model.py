@@ -236,6 +236,137 @@ class RoleSpec:
     description: str = ""
 
 
+# -- workflows (schemas/workflows/*.yaml) ------------------------------------------------------
+
+#: Who may act, as written in a transition's ``by`` (see :class:`ActorRef`).
+ACTOR_KINDS: tuple[str, ...] = ("owner", "role", "user", "manager_of", "head_of", "approver")
+#: Values an effect or a ``set`` may use besides literals and ``$field`` references.
+EFFECT_KINDS: tuple[str, ...] = ("set", "notify", "create")
+
+
+@dataclass(frozen=True)
+class ActorRef:
+    """One way of naming who may act on a record.
+
+    ``owner``: the record's owner; ``role``: any member of role ``value``; ``user``: the user
+    in the record's user field ``value``; ``manager_of``: the manager of the user in field
+    ``value`` (``owner`` means the record's owner); ``head_of``: the head of the department of
+    the user in field ``value``; ``approver``: whoever may perform another transition out of
+    the record's current state (used by reject).
+    """
+
+    kind: str
+    value: Optional[str] = None
+
+    def __str__(self) -> str:
+        return self.kind if self.value is None else f"{self.kind}: {self.value}"
+
+
+@dataclass(frozen=True)
+class ActorRule:
+    """Who may perform a transition: ``slots`` of which ``quorum`` distinct ones must approve.
+
+    One slot (or ``any``) has quorum 1: the first of them to act fires the transition.
+    ``all`` is a countersign (quorum = number of slots); ``{quorum: 2, of: [...]}`` is 2 of 3.
+    """
+
+    slots: tuple[ActorRef, ...]
+    quorum: int = 1
+
+    @property
+    def is_countersign(self) -> bool:
+        """True when more than one approval is needed before the transition fires."""
+        return self.quorum > 1
+
+
+@dataclass(frozen=True)
+class Expression:
+    """A condition over record fields (``amount > 5000 and grade in ['A', 'B']``), checked at
+    compile time and evaluated by :mod:`portal.spec.expressions` (never ``eval``)."""
+
+    source: str
+    names: frozenset[str]
+    tree: object = field(compare=False, repr=False, default=None)
+
+
+@dataclass(frozen=True)
+class ValueRef:
+    """A value an effect writes: a literal, a ``$field`` of the record (``$id`` too), or a
+    dynamic value (``today``, ``now``, ``current_user``)."""
+
+    literal: DefaultValue = None
+    field: Optional[str] = None
+    dynamic: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class EffectSpec:
+    """What happens on entering a state: ``set`` fields of the record, ``notify`` people, or
+    ``create`` a record of ``entity`` with ``values``."""
+
+    kind: str
+    pos: SourcePos
+    values: Mapping[str, ValueRef] = field(default_factory=lambda: MappingProxyType({}))
+    notify: Optional[ActorRule] = None
+    entity: Optional[str] = None
+    message: Label = field(default_factory=Label)
+
+
+@dataclass(frozen=True)
+class StateSpec:
+    """One state: its label, the fields that must be filled to enter it (a stage gate), the
+    fields editable while in it (``None``: all that the role may edit), whether the record is
+    locked in it (no edits, no deletion), and the effects of entering it."""
+
+    name: str
+    pos: SourcePos
+    label: Label = field(default_factory=Label)
+    required: tuple[str, ...] = ()
+    editable: Optional[tuple[str, ...]] = None
+    locked: bool = False
+    effects: tuple[EffectSpec, ...] = ()
+
+
+@dataclass(frozen=True)
+class TransitionSpec:
+    """A named move between states. ``by`` None makes it automatic: it fires by itself when
+    the record enters one of ``sources`` and ``when`` holds."""
+
+    name: str
+    pos: SourcePos
+    sources: tuple[str, ...]
+    target: str
+    label: Label = field(default_factory=Label)
+    by: Optional[ActorRule] = None
+    when: Optional[Expression] = None
+    comment_required: bool = False
+    self_approval: bool = False
+
+    @property
+    def automatic(self) -> bool:
+        """True when nobody performs it: it fires when its condition holds."""
+        return self.by is None
+
+
+@dataclass(frozen=True)
+class WorkflowSpec:
+    """An approval flow over one entity, whose ``state_field`` (an enum of exactly the
+    states) holds the current state."""
+
+    name: str
+    entity: str
+    pos: SourcePos
+    state_field: str
+    states: Mapping[str, StateSpec]
+    transitions: Mapping[str, TransitionSpec]
+    initial: str
+    label: Label = field(default_factory=Label)
+
+    def outgoing(self, state: str) -> tuple[TransitionSpec, ...]:
+        """The transitions that may leave ``state``, in definition order."""
+        return tuple(t for t in self.transitions.values() if state in t.sources)
+
+
 @dataclass(frozen=True)
 class Registry:
     """Every compiled definition of one schema folder, frozen. Built once per compile."""
@@ -243,10 +374,18 @@ class Registry:
     entities: Mapping[str, EntitySpec]
     roles: Mapping[str, RoleSpec]
     modules: Mapping[str, ModuleSpec] = field(default_factory=lambda: MappingProxyType({}))
+    workflows: Mapping[str, WorkflowSpec] = field(default_factory=lambda: MappingProxyType({}))
 
     def entity(self, name: str) -> EntitySpec:
         """The entity called ``name`` (KeyError if there is none)."""
         return self.entities[name]
+
+    def workflow_of(self, entity: str) -> Optional[WorkflowSpec]:
+        """The workflow of ``entity``, if one is declared (at most one per entity)."""
+        for workflow in self.workflows.values():
+            if workflow.entity == entity:
+                return workflow
+        return None
 
     def children_of(self, parent: str) -> tuple[tuple[str, FieldSpec], ...]:
         """(child entity, field) pairs for every ``children`` field of ``parent``."""

@@ -1,13 +1,14 @@
 """Cross-document resolution: what one entity document cannot check alone.
 
 Entity names across files (duplicates, case collisions), relation targets, children back-links,
-field references (list, title, owner, hidden fields) and roles named in access blocks. The
-result is one frozen :class:`Registry`.
+field references (list, title, owner, hidden fields) and roles named in access blocks; then the
+workflows against the entities (:mod:`portal.spec.resolve_workflows`). The result is one
+frozen :class:`Registry`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from types import MappingProxyType
 
@@ -23,8 +24,10 @@ from portal.spec.model import (
 )
 from portal.spec.report import Reporter
 from portal.spec.reserved import RESERVED_ROLE_NAMES, SYSTEM_FIELDS
+from portal.spec.resolve_workflows import resolve_workflows
 from portal.spec.suggest import suggest
 from portal.spec.validate import EntityDraft, name_problem
+from portal.spec.workflows import WorkflowDraft
 
 #: Field types a list may search in (text the user can type).
 SEARCHABLE_TYPES: frozenset[str] = frozenset(
@@ -35,7 +38,8 @@ CREATOR_FIELD = "created_by"
 
 
 def resolve(drafts: list[EntityDraft], roles: dict[str, RoleSpec],
-            modules: dict[str, ModuleSpec]) -> tuple[Registry | None, list[SpecError]]:
+            modules: dict[str, ModuleSpec], workflows: Sequence[WorkflowDraft] = ()
+            ) -> tuple[Registry | None, list[SpecError]]:
     """Check references between documents and build the registry (``None`` on any error)."""
     errors: list[SpecError] = []
     unique = _unique_entities(drafts, errors)
@@ -44,6 +48,9 @@ def resolve(drafts: list[EntityDraft], roles: dict[str, RoleSpec],
         rep = Reporter(draft.doc)
         resolved[draft.spec.name] = _EntityResolver(draft, unique, roles, rep).run()
         errors.extend(rep.errors)
+    # checked even when entities have errors: a broken entity must not hide workflow errors
+    flows, found = resolve_workflows(workflows, unique, roles)
+    errors.extend(found)
     if errors:
         return None, errors
     all_modules = dict(modules)
@@ -57,6 +64,7 @@ def resolve(drafts: list[EntityDraft], roles: dict[str, RoleSpec],
         entities=MappingProxyType({n: resolved[n] for n in sorted(resolved)}),
         roles=MappingProxyType(dict(roles)),
         modules=MappingProxyType({m.name: m for m in ordered_modules}),
+        workflows=MappingProxyType({n: flows[n] for n in sorted(flows)}),
     ), errors
 
 

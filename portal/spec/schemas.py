@@ -87,25 +87,27 @@ def describe(value: Any) -> str:
     return f"'{value}'"
 
 
-def _fail(code: str, message: str, suggestion: str | None = None) -> ValidationError:
+def fail(code: str, message: str, suggestion: str | None = None) -> ValidationError:
+    """A marshmallow error carrying one coded :class:`Issue`."""
     return ValidationError([Issue(code, message, suggestion)])
 
 
-def _expected(kind: str) -> Issue:
+def expected(kind: str) -> Issue:
+    """A bad-value issue saying what was expected (``{got}`` is filled in later)."""
     return Issue("bad-value", f"expected {kind}, got {{got}}")
 
 
 MISSING = Issue("missing-key", "missing required key '{key}'")
 
 
-class _Strict(mf.Field):
+class Strict(mf.Field):
     """A field accepting exactly one kind of value (no coercion of 'yes' to true)."""
 
     kind = "a value"
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.error_messages["null"] = _expected(self.kind)
+        self.error_messages["null"] = expected(self.kind)
         self.error_messages["required"] = MISSING
 
     def check(self, value: Any) -> bool:
@@ -114,11 +116,11 @@ class _Strict(mf.Field):
 
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
         if not self.check(value):
-            raise _fail("bad-value", f"expected {self.kind}, got {describe(value)}")
+            raise fail("bad-value", f"expected {self.kind}, got {describe(value)}")
         return value
 
 
-class Flag(_Strict):
+class Flag(Strict):
     """``true`` or ``false``."""
 
     kind = "a boolean"
@@ -127,7 +129,7 @@ class Flag(_Strict):
         return isinstance(value, bool)
 
 
-class Text(_Strict):
+class Text(Strict):
     """A non-empty string."""
 
     kind = "a string"
@@ -136,7 +138,7 @@ class Text(_Strict):
         return isinstance(value, str) and value != ""
 
 
-class Whole(_Strict):
+class Whole(Strict):
     """An integer, at least ``minimum`` when given."""
 
     kind = "an integer"
@@ -151,12 +153,12 @@ class Whole(_Strict):
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
         value = super()._deserialize(value, attr, data, **kwargs)
         if self.minimum is not None and value < self.minimum:
-            raise _fail("bad-value", f"expected an integer of at least {self.minimum}, "
+            raise fail("bad-value", f"expected an integer of at least {self.minimum}, "
                                      f"got {describe(value)}")
         return value
 
 
-class Scalar(_Strict):
+class Scalar(Strict):
     """A single value (string, number or boolean); its meaning depends on the field type."""
 
     kind = "a single value"
@@ -165,7 +167,7 @@ class Scalar(_Strict):
         return isinstance(value, (str, int, Decimal))
 
 
-class FieldType(_Strict):
+class FieldType(Strict):
     """One of :data:`portal.spec.model.FIELD_TYPES`."""
 
     kind = "a field type"
@@ -176,11 +178,11 @@ class FieldType(_Strict):
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
         value = super()._deserialize(value, attr, data, **kwargs)
         if value not in FIELD_TYPES:
-            raise _fail("unknown-type", f"unknown type '{value}'", suggest(value, FIELD_TYPES))
+            raise fail("unknown-type", f"unknown type '{value}'", suggest(value, FIELD_TYPES))
         return value
 
 
-class ScopeName(_Strict):
+class ScopeName(Strict):
     """A scope: ``own``, ``department`` or ``all``."""
 
     kind = "a scope (" + ", ".join(SCOPES) + ")"
@@ -191,12 +193,12 @@ class ScopeName(_Strict):
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
         value = super()._deserialize(value, attr, data, **kwargs)
         if value not in SCOPES:
-            raise _fail("bad-value", f"unknown scope '{value}' (expected own, department or all)",
+            raise fail("bad-value", f"unknown scope '{value}' (expected own, department or all)",
                         suggest(value, SCOPES))
         return value
 
 
-class NameList(_Strict):
+class NameList(Strict):
     """A list of names."""
 
     kind = "a list of names"
@@ -226,7 +228,7 @@ def _check_label(value: Any) -> dict[Any, list[Issue]]:
     return errors
 
 
-class LabelText(_Strict):
+class LabelText(Strict):
     """A text: a plain string (English) or a mapping of locale to string."""
 
     kind = "a string or a mapping of locale to string"
@@ -242,7 +244,7 @@ class LabelText(_Strict):
         return value
 
 
-class EnumValues(_Strict):
+class EnumValues(Strict):
     """Enum values: a list of values, or a mapping of value to label (or null)."""
 
     kind = "a list of values or a mapping of value to label"
@@ -253,7 +255,7 @@ class EnumValues(_Strict):
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
         value = super()._deserialize(value, attr, data, **kwargs)
         if not value:
-            raise _fail("bad-value", "an enum needs at least one value")
+            raise fail("bad-value", "an enum needs at least one value")
         errors: dict[Any, Any] = {}
         if isinstance(value, list):
             for i, item in enumerate(value):
@@ -272,25 +274,26 @@ class EnumValues(_Strict):
         return value
 
 
-def _mapping_of(schema: type[Schema], key: str, *, required: bool = False,
-                entry: str = "a mapping") -> mf.Dict:
-    """A mapping of names to nested documents of ``schema`` (errors keyed by name)."""
-    nested = mf.Nested(schema, error_messages={"null": _expected(entry)})
+def mapping_of(schema: type[Schema], key: str, *, required: bool = False,
+               entry: str = "a mapping", whole: str = "a mapping") -> mf.Dict:
+    """A mapping of names to nested documents of ``schema`` (errors keyed by name);
+    ``entry`` and ``whole`` describe an entry and the mapping in bad-value messages."""
+    nested = mf.Nested(schema, error_messages={"null": expected(entry)})
     return mf.Dict(
         keys=mf.Str(), values=nested, data_key=key, attribute=key, required=required,
-        error_messages={"invalid": _expected("a mapping"), "null": _expected("a mapping"),
+        error_messages={"invalid": expected(whole), "null": expected(whole),
                         "required": MISSING},
     )
 
 
-class _Doc(Schema):
+class DocSchema(Schema):
     """Base of every document schema: unknown keys are errors, messages are Issues."""
 
     class Meta:
         unknown = RAISE
 
     error_messages = {  # noqa: RUF012 - marshmallow's class-level configuration
-        "type": _expected("a mapping"),
+        "type": expected("a mapping"),
         "unknown": Issue("unknown-key", "unknown key '{key}'", at_key=True),
     }
 
@@ -298,10 +301,10 @@ class _Doc(Schema):
 FIELD_ENTRY = "a field type or a mapping of field options"
 
 
-class FieldSchema(_Doc):
+class FieldSchema(DocSchema):
     """One field of an entity (after the ``name: type`` shorthand is expanded)."""
 
-    error_messages = {**_Doc.error_messages, "type": _expected(FIELD_ENTRY)}  # noqa: RUF012
+    error_messages = {**DocSchema.error_messages, "type": expected(FIELD_ENTRY)}  # noqa: RUF012
 
     type = FieldType(required=True)
     label = LabelText()
@@ -322,7 +325,7 @@ class FieldSchema(_Doc):
     digits = Whole(minimum=1)
 
 
-class ListSchema(_Doc):
+class ListSchema(DocSchema):
     """The list screen: columns, search fields, filters and default order."""
 
     columns = NameList()
@@ -331,7 +334,7 @@ class ListSchema(_Doc):
     order = Text()
 
 
-class AccessSchema(_Doc):
+class AccessSchema(DocSchema):
     """What one role may do with an entity."""
 
     read = ScopeName()
@@ -341,7 +344,7 @@ class AccessSchema(_Doc):
     hide = NameList()
 
 
-class EntitySchema(_Doc):
+class EntitySchema(DocSchema):
     """An entity document (``entities/<module>/<name>.yaml``)."""
 
     entity = Text(required=True)
@@ -350,25 +353,25 @@ class EntitySchema(_Doc):
     title = Text()
     icon = Text()
     owner = Text()
-    fields_ = _mapping_of(FieldSchema, "fields", required=True, entry=FIELD_ENTRY)
-    list = mf.Nested(ListSchema, error_messages={"null": _expected("a mapping")})
-    access = _mapping_of(AccessSchema, "access")
+    fields_ = mapping_of(FieldSchema, "fields", required=True, entry=FIELD_ENTRY)
+    list = mf.Nested(ListSchema, error_messages={"null": expected("a mapping")})
+    access = mapping_of(AccessSchema, "access")
 
 
-class RoleSchema(_Doc):
+class RoleSchema(DocSchema):
     """One role in ``roles.yaml``."""
 
     label = LabelText()
     description = Text()
 
 
-class RolesSchema(_Doc):
+class RolesSchema(DocSchema):
     """``roles.yaml``."""
 
-    roles = _mapping_of(RoleSchema, "roles", required=True)
+    roles = mapping_of(RoleSchema, "roles", required=True)
 
 
-class ModuleSchema(_Doc):
+class ModuleSchema(DocSchema):
     """One module (menu category) in ``modules.yaml``."""
 
     label = LabelText()
@@ -376,10 +379,10 @@ class ModuleSchema(_Doc):
     order = Whole(minimum=None)
 
 
-class ModulesSchema(_Doc):
+class ModulesSchema(DocSchema):
     """``modules.yaml``."""
 
-    modules = _mapping_of(ModuleSchema, "modules", required=True)
+    modules = mapping_of(ModuleSchema, "modules", required=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -428,6 +431,11 @@ def _walk(messages: Any, node: Schema | mf.Field, path: Path) -> list[tuple[Path
                     out.append((p, issue))
             else:
                 out.extend(_walk(sub, child, (*path, key)))
+        return out
+    if isinstance(node, mf.List) and isinstance(messages, dict):
+        out = []
+        for index, sub in messages.items():  # per-item errors, keyed by index
+            out.extend(_walk(sub, node.inner, (*path, index)))
         return out
     if isinstance(node, mf.Dict) and isinstance(messages, dict):
         out = []

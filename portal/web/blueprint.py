@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, abort, current_app, g, send_file
+from flask_wtf.csrf import generate_csrf
 from sqlalchemy import select
 
 from portal.engines.attachments import file_path
@@ -23,7 +24,7 @@ def portal_blueprint() -> Blueprint:
 
     @bp.app_context_processor
     def interface_words() -> dict[str, Any]:
-        return {"ui": ui_text}
+        return {"ui": ui_text, "csrf_token": generate_csrf}
 
     @bp.route("/attachment/<int:attachment_id>")
     def download(attachment_id: int):  # type: ignore[no-untyped-def]

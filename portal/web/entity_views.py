@@ -13,7 +13,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, Optional
 
-from flask import abort, current_app, g, request
+from flask import abort, current_app, flash, g, redirect, request, url_for
 from flask_appbuilder import ModelView, expose, has_access
 from flask_appbuilder.api import safe
 from flask_appbuilder.const import (
@@ -26,11 +26,13 @@ from flask_appbuilder.exceptions import FABException, InvalidOrderByColumnFABExc
 from flask_appbuilder.security.decorators import permission_name, protect
 from flask_appbuilder.utils.base import is_column_dotted
 from flask_babel import LazyString
+from flask_wtf.csrf import validate_csrf
 from marshmallow import ValidationError
 from sqlalchemy.exc import IntegrityError
 from werkzeug.datastructures import FileStorage
+from wtforms.validators import ValidationError as WTFValidationError
 
-from portal.engines import audit
+from portal.engines import audit, workflow
 from portal.engines.access import AccessDenied
 from portal.engines.attachments import AttachmentTooLarge, store_file
 from portal.engines.validation import validate_record
@@ -43,14 +45,18 @@ from portal.web.history import history_rows
 from portal.web.i18n import LazyLabel, current_locale
 from portal.web.records import (
     RecordInvalid,
+    changed_fields,
     check_fields,
     check_references,
     check_relation_ids,
     check_unique,
     column_values,
     guard,
+    state_before,
 )
 from portal.web.row_list import RowListPlan, build_plan
+from portal.web.ui_text import ui_text
+from portal.web.workflow_view import workflow_summary
 
 #: Column attributes FAB reads per request; each hides the user's hidden fields.
 _COLUMN_ATTRS = ("list_columns", "show_columns", "add_columns", "edit_columns",
@@ -98,6 +104,9 @@ class EntityMixin:
         session = self._session()
         principal = acting_principal()
         guard(session, self.entity, principal, action, item)
+        if action == "update":
+            workflow.check_edit(item, changed_fields(self.entity, item),
+                                state_before(item), "update")
         values = column_values(self.entity, item)
         hidden = hidden_fields(self.entity)
         check_fields(self.entity, {k: v for k, v in values.items() if k not in hidden})
@@ -108,6 +117,7 @@ class EntityMixin:
         """Access and reference rules for a delete (raises on breach)."""
         session = self._session()
         guard(session, self.entity, acting_principal(), "delete", item)
+        workflow.check_edit(item, set(), state_before(item), "delete")
         rt = runtime()
         check_references(session, rt.registry, rt.models.classes, self.entity, item)
 
@@ -194,20 +204,20 @@ class EntityModelView(EntityMixin, ModelView):
         try:
             self._apply_pending(item)
             self.check_write("create", item)
-        except (AccessDenied, RecordInvalid) as exc:
+        except (AccessDenied, RecordInvalid, workflow.TransitionRefused) as exc:
             self.refuse(exc)
 
     def pre_update(self, item: Any) -> None:
         try:
             self.check_write("update", item)
             self._apply_pending(item)
-        except (AccessDenied, RecordInvalid) as exc:
+        except (AccessDenied, RecordInvalid, workflow.TransitionRefused) as exc:
             self.refuse(exc)
 
     def pre_delete(self, item: Any) -> None:
         try:
             self.check_delete(item)
-        except (AccessDenied, RecordInvalid) as exc:
+        except (AccessDenied, RecordInvalid, workflow.TransitionRefused) as exc:
             self.refuse(exc)
 
     def prefill_form(self, form: Any, pk: Any) -> None:
@@ -231,7 +241,40 @@ class EntityModelView(EntityMixin, ModelView):
         return self.render_template(
             self.show_template, pk=pk, title=self.show_title, widgets=widgets,
             related_views=self._related_views, history=self.history_rows(item),
+            workflow=workflow_summary(self._session(), item)
+            if workflow.workflow_of(item) is not None else None,
         )
+
+    @expose("/action/<pk>/<name>", methods=["POST"])
+    @has_access
+    def transition(self, pk: Any, name: str) -> Any:
+        """Take a workflow action from the record's page (a form with a comment box)."""
+        try:
+            validate_csrf(request.form.get("csrf_token"))
+        except WTFValidationError:
+            abort(400, description="the form expired; reload the page and try again")
+        item = self.datamodel.get(pk, self._base_filters)
+        if item is None:
+            abort(404)
+        rt = runtime()
+        session = self._session()
+        try:
+            outcome = workflow.perform(session, rt.registry, rt.models.classes, item, name,
+                                       acting_principal(), request.form.get("comment"))
+            session.commit()
+        except (AccessDenied, workflow.TransitionConflict) as exc:
+            session.rollback()
+            flash(str(exc), "danger")
+        except workflow.TransitionRefused as exc:
+            session.rollback()
+            for reasons in exc.errors.values():
+                for reason in reasons:
+                    flash(reason, "danger")
+        else:
+            flash(ui_text("Done: %(steps)s", steps="; ".join(outcome.steps)) if outcome.moved
+                  else ui_text("Approved; waiting for %(n)s more approval(s).",
+                               n=outcome.waiting), "success")
+        return redirect(url_for(f"{self.endpoint}.show", pk=pk))
 
     def history_rows(self, item: Any) -> list[dict[str, Any]]:
         """The record's audit entries (its child rows' too), labelled for the reader."""
@@ -353,9 +396,12 @@ class EntityRestApi(EntityMixin, FastRisonModelRestApi):
         except AccessDenied as exc:
             session.rollback()
             return self.response(403, message=str(exc))
-        except RecordInvalid as exc:
+        except (RecordInvalid, workflow.TransitionRefused) as exc:
             session.rollback()
             return self.response_422(message=exc.errors)
+        except workflow.TransitionConflict as exc:
+            session.rollback()
+            return self.response(409, message=str(exc))
         except IntegrityError:
             session.rollback()
             return self.response(409, message=conflict)
@@ -448,3 +494,104 @@ class EntityRestApi(EntityMixin, FastRisonModelRestApi):
             row["at"] = row["at"].isoformat() if isinstance(row["at"], dt.datetime) else row["at"]
             row["changes"] = {k: v for k, v in row["changes"].items() if k not in hidden}
         return self.response(200, result=rows)
+
+    # -- workflow: the record's actions (only routed for entities with a workflow) ----------
+    @expose("/<int:pk>/workflow", methods=["GET"])
+    @protect()
+    @safe
+    @permission_name("get")
+    def workflow_state(self, pk: int) -> Any:
+        """The record's workflow state, the actions the caller may take, and its timeline
+        ---
+        get:
+          parameters:
+          - in: path
+            schema:
+              type: integer
+            name: pk
+          responses:
+            200:
+              description: The state, the caller's actions and the timeline
+            401:
+              $ref: '#/components/responses/401'
+            404:
+              $ref: '#/components/responses/404'
+        """
+        item = self.datamodel.get(pk, self._base_filters)
+        if not item:
+            return self.response_404()
+        return self.response(200, **workflow_summary(self._session(), item))
+
+    @expose("/<int:pk>/actions/<name>", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("get")
+    def perform_action(self, pk: int, name: str) -> Any:
+        """Perform a workflow action (submit, approve, reject...) on one record
+        ---
+        post:
+          parameters:
+          - in: path
+            schema:
+              type: integer
+            name: pk
+          - in: path
+            schema:
+              type: string
+            name: name
+            description: The action (a transition of the entity's workflow)
+          requestBody:
+            required: false
+            content:
+              application/json:
+                schema:
+                  type: object
+                  additionalProperties: false
+                  properties:
+                    comment:
+                      type: string
+                      description: Required by some actions (reject)
+          responses:
+            200:
+              description: >-
+                Taken: the state now, whether the record moved (false while a
+                countersign waits for more approvals) and the caller's next actions
+            400:
+              $ref: '#/components/responses/400'
+            401:
+              $ref: '#/components/responses/401'
+            403:
+              description: The caller may not take this action on this record
+            404:
+              $ref: '#/components/responses/404'
+            409:
+              description: The record is no longer where the action applies (someone acted first)
+            422:
+              $ref: '#/components/responses/422'
+        """
+        item = self.datamodel.get(pk, self._base_filters)
+        if not item:
+            return self.response_404()
+        body: Any = request.get_json(silent=True) if request.get_data() else {}
+        if not isinstance(body, dict):
+            return self.response_400(message="the body must be a JSON object")
+        unknown = sorted(set(body) - {"comment"})
+        if unknown:
+            return self.response_422(message={k: ["Unknown field."] for k in unknown})
+        comment = body.get("comment")
+        if comment is not None and not isinstance(comment, str):
+            return self.response_422(message={"comment": ["Not a valid string."]})
+        rt = runtime()
+        outcome: list[workflow.Outcome] = []
+
+        def change() -> None:
+            outcome.append(workflow.perform(self._session(), rt.registry, rt.models.classes,
+                                            item, name, acting_principal(), comment))
+
+        refused = self._write(change, "the action conflicts with another change")
+        if refused is not None:
+            return refused
+        done = outcome[0]
+        return self.response(200, state=done.state, moved=done.moved, waiting=done.waiting,
+                             steps=done.steps,
+                             actions=workflow_summary(self._session(), item)["actions"])

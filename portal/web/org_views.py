@@ -10,14 +10,16 @@ from portal.system_models import Department
 
 
 class DepartmentView(ModelView):
-    """Departments, edited by an admin; users are placed in them on the Users screen."""
+    """Departments, edited by an admin; users are placed in them on the Users screen. The
+    head receives approvals that name ``head_of``."""
 
     datamodel = SQLAInterface(Department)
     route_base = "/departments"
     class_permission_name = "Departments"
-    list_columns = ["name", "parent"]
-    add_columns = edit_columns = show_columns = ["name", "parent"]
+    list_columns = ["name", "parent", "head"]
+    add_columns = edit_columns = show_columns = ["name", "parent", "head"]
     search_columns = ["name"]
-    label_columns = {"name": lazy_gettext("Name"), "parent": lazy_gettext("Parent")}
+    label_columns = {"name": lazy_gettext("Name"), "parent": lazy_gettext("Parent"),
+                     "head": lazy_gettext("Head")}
     include_route_methods = frozenset({"list", "show", "add", "edit", "delete"})
     base_order = ("name", "asc")

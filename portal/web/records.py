@@ -41,6 +41,23 @@ def original_value(item: Any, attr: str) -> Any:
     return getattr(item, attr)
 
 
+def changed_fields(entity: EntitySpec, item: Any) -> set[str]:
+    """The fields an unsaved edit of ``item`` changes (links by their id column)."""
+    state = inspect(item)
+    changed = set()
+    for f in entity.fields.values():
+        key = f"{f.name}_id" if f.type in {"link", "user", "file"} else f.name
+        if key in state.attrs and state.attrs[key].history.has_changes():
+            changed.add(f.name)
+    return changed
+
+
+def state_before(item: Any) -> Optional[str]:
+    """The workflow state ``item`` had when loaded (None without a workflow)."""
+    workflow = getattr(type(item), "__workflow__", None)
+    return original_value(item, workflow.state_field) if workflow is not None else None
+
+
 def guard(session: Session, entity: EntitySpec, principal: Principal, action: str,
           item: Any) -> None:
     """Raise AccessDenied unless ``principal`` may ``action`` (update/delete) ``item``."""

@@ -27,12 +27,28 @@ TEXTS: Mapping[str, Mapping[str, str]] = MappingProxyType({
     "Search": {"zh_CN": "搜索", "zh_TW": "搜尋"},
     "Add row": {"zh_CN": "添加一行", "zh_TW": "新增一列"},
     "Remove row": {"zh_CN": "删除此行", "zh_TW": "刪除此列"},
+    "Workflow": {"zh_CN": "审批流程", "zh_TW": "審批流程"},
+    "State": {"zh_CN": "状态", "zh_TW": "狀態"},
+    "Locked": {"zh_CN": "已锁定", "zh_TW": "已鎖定"},
+    "Comment": {"zh_CN": "意见", "zh_TW": "意見"},
+    "required": {"zh_CN": "必填", "zh_TW": "必填"},
+    "on behalf of": {"zh_CN": "代理", "zh_TW": "代理"},
+    "No actions for you in this state.": {"zh_CN": "当前状态下您无可执行的操作。",
+                                          "zh_TW": "目前狀態下您無可執行的操作。"},
+    "Timeline": {"zh_CN": "审批记录", "zh_TW": "審批紀錄"},
+    "approval": {"zh_CN": "会签同意", "zh_TW": "會簽同意"},
+    "automatic": {"zh_CN": "自动", "zh_TW": "自動"},
+    "Done: %(steps)s": {"zh_CN": "已完成：%(steps)s", "zh_TW": "已完成：%(steps)s"},
+    "Approved; waiting for %(n)s more approval(s).": {
+        "zh_CN": "已同意；还需 %(n)s 人同意。", "zh_TW": "已同意；還需 %(n)s 人同意。"},
 })
 
 
-def ui_text(text: str) -> str:
-    """``text`` in the reader's language (English when there is no translation)."""
-    return TEXTS.get(text, {}).get(current_locale(), text)
+def ui_text(text: str, **values: object) -> str:
+    """``text`` in the reader's language (English when there is no translation), with
+    ``%(name)s`` placeholders filled from ``values``."""
+    found = TEXTS.get(text, {}).get(current_locale(), text)
+    return found % values if values else found
 
 
 def lazy_ui_text(text: str) -> LazyString:

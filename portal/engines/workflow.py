@@ -1,0 +1,506 @@
+"""The workflow engine: moves records between the states their YAML flow declares.
+
+Everything is driven by the compiled :class:`WorkflowSpec` of the record's class
+(``__workflow__``); no entity is named here. One entry point changes state,
+:func:`perform`; it runs inside the caller's transaction and the caller commits:
+
+1. the record's row is locked (``SELECT ... FOR UPDATE`` on PostgreSQL; on SQLite the first
+   write takes the database's write lock) and re-read, so two approvers acting at once are
+   serialised and the second one finds the record moved (:class:`TransitionConflict`, 409);
+2. the person's right is checked (their own, or as a substitute), self-approval refused
+   unless allowed, the condition and the comment checked;
+3. for a countersign or quorum the approval is counted (one per slot per pass through the
+   state, unique in the database) and the record moves only once enough have approved;
+4. entering a state checks its required fields (a stage gate), runs its effects, replaces
+   the approvers' queue rows, records a step, notifies, then follows automatic transitions.
+
+:func:`check_edit` keeps ordinary edits out of what only transitions may change: the state
+field, locked states, fields not editable in the current state.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from sqlalchemy import delete, func, insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from portal.engines.access import AccessDenied, Principal
+from portal.engines.scoping import UNSCOPED
+from portal.engines.validation import is_empty
+from portal.engines.workflow_actors import (
+    Acting,
+    approver_refs,
+    assignees,
+    owner_id,
+    slot_refs,
+    who_can_act,
+)
+from portal.spec.expressions import ExpressionError, evaluate
+from portal.spec.model import (
+    ActorRef,
+    EntitySpec,
+    Registry,
+    StateSpec,
+    TransitionSpec,
+    ValueRef,
+    WorkflowSpec,
+)
+from portal.system_models import (
+    Notification,
+    WorkflowStep,
+    WorkflowTask,
+    WorkflowVote,
+    role_member_ids,
+    utcnow,
+)
+
+#: How many automatic transitions may follow each other before the engine stops (a loop).
+MAX_AUTOMATIC_CHAIN = 20
+
+
+class TransitionRefused(Exception):
+    """A transition the record or the request does not allow (422): ``errors`` maps a field
+    (or ``_``) to reasons, as record validation does."""
+
+    def __init__(self, errors: Mapping[str, list[str]]) -> None:
+        self.errors = dict(errors)
+        super().__init__("; ".join(f"{k}: {', '.join(v)}" for k, v in self.errors.items()))
+
+
+class TransitionConflict(Exception):
+    """The record is no longer where the action was offered: someone acted first (409)."""
+
+
+class RecordLocked(AccessDenied):
+    """An edit or deletion of a record in a locked state."""
+
+
+@dataclass
+class Outcome:
+    """What :func:`perform` did: the state now, whether the record moved, and how many
+    approvals a countersign still waits for."""
+
+    state: str
+    moved: bool
+    waiting: int = 0
+    steps: list[str] = field(default_factory=list)
+
+
+def workflow_of(item: Any) -> Optional[WorkflowSpec]:
+    """The workflow of the record's entity, if it has one."""
+    return getattr(type(item), "__workflow__", None)
+
+
+def state_of(workflow: WorkflowSpec, item: Any) -> str:
+    """The record's state (the initial state while none is stored)."""
+    return getattr(item, workflow.state_field, None) or workflow.initial
+
+
+# -- what a person may do -------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Action:
+    """A transition a person may perform now, and how (own name or as a substitute)."""
+
+    transition: TransitionSpec
+    acting: Acting
+
+
+def available_actions(session: Session, item: Any, principal: Principal,
+                      today: Optional[dt.date] = None) -> list[Action]:
+    """The transitions ``principal`` may perform on ``item`` now, in definition order."""
+    workflow = workflow_of(item)
+    if workflow is None or item.id is None:
+        return []
+    state = state_of(workflow, item)
+    on = today or dt.date.today()
+    current_round = _round(session, workflow, item)
+    actions = []
+    for transition in workflow.outgoing(state):
+        if transition.automatic or not _condition_holds(transition, item, on):
+            continue
+        taken = _votes(session, item, workflow, transition, current_round)
+        if any(v.user_id == principal.user_id for v in taken):
+            continue
+        acting = who_can_act(session, workflow, transition, state, item, principal, on,
+                             {v.slot for v in taken})
+        if acting is not None and _self_approval_ok(transition, item, acting):
+            actions.append(Action(transition, acting))
+    return actions
+
+
+def _condition_holds(transition: TransitionSpec, item: Any, on: dt.date) -> bool:
+    if transition.when is None:
+        return True
+    try:
+        return evaluate(transition.when, _values(item, transition.when.names), on)
+    except ExpressionError:
+        return False
+
+
+def _values(item: Any, names: frozenset[str]) -> dict[str, Any]:
+    entity: EntitySpec = type(item).__entity__
+    out = {}
+    for name in names:
+        f = entity.fields.get(name)
+        key = f"{name}_id" if f is not None and f.type in {"link", "user", "file"} else name
+        out[name] = getattr(item, key, None)
+    return out
+
+
+def _self_approval_ok(transition: TransitionSpec, item: Any, acting: Acting) -> bool:
+    """Owner-only slots (submit, withdraw) are the owner's by nature; any other slot may not
+    be filled by the record's owner unless the transition says ``self_approval``."""
+    if transition.self_approval or transition.by is None:
+        return True
+    if transition.by.slots[acting.slot].kind == "owner":
+        return True
+    owner = owner_id(item)
+    return owner is None or owner not in {acting.principal.user_id, acting.for_whom.user_id}
+
+
+# -- performing a transition ------------------------------------------------------------------
+
+def perform(session: Session, registry: Registry, models: Mapping[str, type], item: Any,
+            name: str, principal: Principal, comment: Optional[str] = None,
+            today: Optional[dt.date] = None) -> Outcome:
+    """Perform transition ``name`` on ``item`` as ``principal``; the caller commits.
+
+    Raises :class:`TransitionConflict` when the record is not (or no longer) in a state the
+    transition leaves, :class:`AccessDenied` when the person may not perform it, and
+    :class:`TransitionRefused` for a failed condition, a missing comment or stage gate.
+    """
+    workflow = workflow_of(item)
+    if workflow is None or name not in workflow.transitions:
+        raise TransitionRefused({"_": [f"'{name}' is not an action of this record"]})
+    transition = workflow.transitions[name]
+    _lock(session, item)
+    state = state_of(workflow, item)
+    on = today or dt.date.today()
+    if state not in transition.sources:
+        raise TransitionConflict(
+            f"the record is '{state}' now; '{name}' is only possible from "
+            f"{', '.join(repr(s) for s in transition.sources)} (someone may have acted first)")
+    if transition.automatic:
+        raise TransitionRefused({"_": [f"'{name}' happens by itself; nobody performs it"]})
+    current_round = _round(session, workflow, item)
+    taken = _votes(session, item, workflow, transition, current_round)
+    if any(v.user_id == principal.user_id for v in taken):
+        raise TransitionConflict(f"you have already approved '{name}' for this record")
+    acting = who_can_act(session, workflow, transition, state, item, principal, on,
+                         {v.slot for v in taken})
+    if acting is None:
+        raise AccessDenied(f"you may not perform '{name}' on this record")
+    if not _self_approval_ok(transition, item, acting):
+        raise AccessDenied(f"you may not perform '{name}' on your own record")
+    if not _condition_holds(transition, item, on):
+        raise TransitionRefused({"_": [f"'{name}' needs {transition.when.source}"]})  # type: ignore[union-attr]
+    text = (comment or "").strip() or None
+    if transition.comment_required and text is None:
+        raise TransitionRefused({"comment": [f"a comment is required to {name}"]})
+    outcome = Outcome(state=state, moved=False)
+    rule = transition.by
+    if rule is not None and rule.is_countersign:
+        _vote(session, item, workflow, transition, current_round, acting)
+        approvals = len(taken) + 1
+        if approvals < rule.quorum:
+            _step(session, item, workflow, transition, "approval", state, state, acting, text)
+            _close_tasks(session, item, transition.name, acting.slot)
+            outcome.waiting = rule.quorum - approvals
+            outcome.steps.append(f"{name}: approved, {outcome.waiting} more needed")
+            return outcome
+    _move(session, registry, models, item, workflow, transition, state, acting, text, on,
+          "transition", outcome)
+    _follow_automatic(session, registry, models, item, workflow, on, outcome)
+    return outcome
+
+
+def _lock(session: Session, item: Any) -> None:
+    """Serialise actions on one record, then re-read it (the caller may hold an old copy)."""
+    table = type(item).__table__
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(table.c.id).where(table.c.id == item.id).with_for_update(),
+                        execution_options={UNSCOPED: True})
+    else:  # SQLite locks the whole database for the first write of a transaction
+        session.connection().exec_driver_sql(
+            f'UPDATE "{table.name}" SET id = id WHERE id = ?', (item.id,))
+    session.refresh(item)
+
+
+def _round(session: Session, workflow: WorkflowSpec, item: Any) -> int:
+    """How many times the record has changed state: votes count only within one pass."""
+    return session.connection().execute(
+        select(func.count()).select_from(WorkflowStep).where(
+            WorkflowStep.entity == type(item).__entity__.name,
+            WorkflowStep.record_id == item.id, WorkflowStep.kind != "approval")).scalar() or 0
+
+
+def _votes(session: Session, item: Any, workflow: WorkflowSpec, transition: TransitionSpec,
+           current_round: int) -> list[Any]:
+    if transition.by is None or not transition.by.is_countersign:
+        return []
+    return list(session.connection().execute(
+        select(WorkflowVote.slot, WorkflowVote.user_id).where(
+            WorkflowVote.entity == type(item).__entity__.name,
+            WorkflowVote.record_id == item.id, WorkflowVote.round == current_round,
+            WorkflowVote.transition == transition.name)))
+
+
+def _vote(session: Session, item: Any, workflow: WorkflowSpec, transition: TransitionSpec,
+          current_round: int, acting: Acting) -> None:
+    try:
+        with session.begin_nested():
+            session.connection().execute(insert(WorkflowVote).values(
+                entity=type(item).__entity__.name, record_id=item.id, round=current_round,
+                transition=transition.name, slot=acting.slot, user_id=acting.principal.user_id,
+                at=utcnow()))
+    except IntegrityError:
+        raise TransitionConflict("someone else approved this part at the same moment") \
+            from None
+
+
+def _move(session: Session, registry: Registry, models: Mapping[str, type], item: Any,
+          workflow: WorkflowSpec, transition: TransitionSpec, state: str,
+          acting: Optional[Acting], text: Optional[str], on: dt.date, kind: str,
+          outcome: Outcome) -> None:
+    target = workflow.states[transition.target]
+    missing = _missing_required(item, target)
+    if missing:
+        entity: EntitySpec = type(item).__entity__
+        raise TransitionRefused({
+            name: [f"required to enter '{target.name}'"] for name in missing
+        } | {"_": [f"fill in {', '.join(_label(entity, n) for n in missing)} before "
+                   f"'{transition.name}'"]})
+    setattr(item, workflow.state_field, target.name)
+    _apply_effects(session, registry, models, item, target, acting, on)
+    session.flush()
+    _step(session, item, workflow, transition, kind, state, target.name, acting, text)
+    _replace_tasks(session, item, workflow, target.name)
+    _notify_move(session, item, workflow, transition, target.name, acting)
+    outcome.state, outcome.moved = target.name, True
+    outcome.steps.append(f"{transition.name}: {state} -> {target.name}")
+
+
+def _follow_automatic(session: Session, registry: Registry, models: Mapping[str, type],
+                      item: Any, workflow: WorkflowSpec, on: dt.date, outcome: Outcome) -> None:
+    for _ in range(MAX_AUTOMATIC_CHAIN):
+        state = state_of(workflow, item)
+        automatic = next((t for t in workflow.outgoing(state)
+                          if t.automatic and _condition_holds(t, item, on)), None)
+        if automatic is None:
+            return
+        _move(session, registry, models, item, workflow, automatic, state, None, None, on,
+              "automatic", outcome)
+    raise TransitionRefused({"_": [f"more than {MAX_AUTOMATIC_CHAIN} automatic transitions "
+                                   "in a row: the flow loops"]})
+
+
+def _missing_required(item: Any, state: StateSpec) -> list[str]:
+    entity: EntitySpec = type(item).__entity__
+    missing = []
+    for name in state.required:
+        f = entity.fields.get(name)
+        key = f"{name}_id" if f is not None and f.type in {"link", "user", "file"} else name
+        if is_empty(getattr(item, key, None)):
+            missing.append(name)
+    return missing
+
+
+def _label(entity: EntitySpec, name: str) -> str:
+    f = entity.fields.get(name)
+    return f.label.get("en", name) if f is not None else name
+
+
+# -- effects ----------------------------------------------------------------------------------
+
+def _stored(entity: EntitySpec, name: str) -> str:
+    """The attribute holding field ``name``'s value: the id column for links, users, files
+    and the creator/editor system columns."""
+    f = entity.fields.get(name)
+    if (f is not None and f.type in {"link", "user", "file"}) or name in ("created_by",
+                                                                          "updated_by"):
+        return f"{name}_id"
+    return name
+
+
+def _value(ref: ValueRef, item: Any, acting: Optional[Acting], on: dt.date) -> Any:
+    if ref.field is not None:
+        return getattr(item, _stored(type(item).__entity__, ref.field))
+    if ref.dynamic == "today":
+        return on
+    if ref.dynamic == "now":
+        return utcnow()
+    if ref.dynamic == "current_user":
+        return acting.principal.user_id if acting is not None else None
+    return ref.literal
+
+
+def _assign(target: Any, entity: EntitySpec, values: Mapping[str, Any]) -> None:
+    for name, value in values.items():
+        f = entity.fields.get(name)
+        key = f"{name}_id" if f is not None and f.type in {"link", "user", "file"} else name
+        setattr(target, key, value)
+
+
+def _apply_effects(session: Session, registry: Registry, models: Mapping[str, type],
+                   item: Any, state: StateSpec, acting: Optional[Acting], on: dt.date) -> None:
+    entity: EntitySpec = type(item).__entity__
+    for effect in state.effects:
+        values = {k: _value(v, item, acting, on) for k, v in effect.values.items()}
+        if effect.kind == "set":
+            _assign(item, entity, values)
+        elif effect.kind == "create" and effect.entity is not None:
+            created = models[effect.entity]()
+            _assign(created, registry.entity(effect.entity), values)
+            session.add(created)
+        elif effect.kind == "notify" and effect.notify is not None:
+            refs = [r for ref in effect.notify.slots for r in
+                    (approver_refs(type(item).__workflow__, state.name, "")
+                     if ref.kind == "approver" else [ref])]
+            users = _users_of(session, refs, item)
+            title = effect.message.get("en") or f"{_title(item)} is now '{state.name}'"
+            _notify(session, users, "workflow", title, item)
+
+
+# -- queues, steps and notifications ------------------------------------------------------------
+
+def _step(session: Session, item: Any, workflow: WorkflowSpec, transition: TransitionSpec,
+          kind: str, source: str, target: str, acting: Optional[Acting],
+          text: Optional[str]) -> None:
+    behalf = acting.on_behalf_of if acting is not None else None
+    session.connection().execute(insert(WorkflowStep).values(
+        entity=type(item).__entity__.name, record_id=item.id, workflow=workflow.name,
+        transition=transition.name, kind=kind, from_state=source, to_state=target, at=utcnow(),
+        actor_id=acting.principal.user_id if acting else None,
+        actor_name=acting.principal.username if acting else "system",
+        on_behalf_of_id=behalf.user_id if behalf else None,
+        on_behalf_of_name=behalf.username if behalf else None, comment=text))
+
+
+def _close_tasks(session: Session, item: Any, transition: str, slot: int) -> None:
+    session.connection().execute(delete(WorkflowTask).where(
+        WorkflowTask.entity == type(item).__entity__.name, WorkflowTask.record_id == item.id,
+        WorkflowTask.transition == transition, WorkflowTask.slot == slot))
+
+
+def _replace_tasks(session: Session, item: Any, workflow: WorkflowSpec, state: str) -> None:
+    """The queue rows of the record for ``state``: one per person or role that may perform
+    a transition out of it (owner-only actions and ``approver`` slots excepted)."""
+    name = type(item).__entity__.name
+    session.connection().execute(delete(WorkflowTask).where(WorkflowTask.entity == name,
+                                               WorkflowTask.record_id == item.id))
+    rows, now, notified = [], utcnow(), []
+    for transition in workflow.outgoing(state):
+        if transition.by is None:
+            continue
+        for slot, refs in enumerate(slot_refs(workflow, transition, state)):
+            for ref in refs:
+                if ref.kind in ("owner", "approver"):
+                    continue
+                for a in assignees(session, ref, item):
+                    rows.append({"entity": name, "record_id": item.id,
+                                 "transition": transition.name, "slot": slot,
+                                 "user_id": a.user_id, "role": a.role, "since": now})
+                    notified.append(ref)
+    if rows:
+        session.connection().execute(insert(WorkflowTask), rows)
+        users = _users_of(session, notified, item)
+        _notify(session, users, "approval", f"{_title(item)} waits for your approval", item)
+
+
+def _users_of(session: Session, refs: list[ActorRef], item: Any) -> list[int]:
+    """Every user the refs stand for (members of roles too), without repeats."""
+    users: dict[int, None] = {}
+    for ref in refs:
+        for a in assignees(session, ref, item):
+            if a.user_id is not None:
+                users[a.user_id] = None
+            elif a.role is not None:
+                users.update(dict.fromkeys(role_member_ids(session.connection(), a.role)))
+    return list(users)
+
+
+def _notify_move(session: Session, item: Any, workflow: WorkflowSpec,
+                 transition: TransitionSpec, target: str, acting: Optional[Acting]) -> None:
+    """The owner hears of every move someone else (or a condition) made."""
+    owner = owner_id(item)
+    if owner is None or (acting is not None and acting.principal.user_id == owner):
+        return
+    who = acting.principal.username if acting is not None else "the system"
+    _notify(session, [owner], transition.name,
+            f"{_title(item)}: {transition.name} by {who} (now '{target}')", item)
+
+
+def _notify(session: Session, users: list[int], kind: str, title: str, item: Any) -> None:
+    if users:
+        session.connection().execute(insert(Notification), [
+            {"user_id": u, "kind": kind[:32], "title": title[:255], "body": "",
+             "entity": type(item).__entity__.name, "record_id": item.id, "at": utcnow()}
+            for u in users])
+
+
+def _title(item: Any) -> str:
+    entity: EntitySpec = type(item).__entity__
+    return f"{entity.label.get('en', entity.name)} {item!r}"
+
+
+# -- what an ordinary edit may change ---------------------------------------------------------
+
+def on_create(item: Any) -> None:
+    """A new record starts in the initial state, whatever was sent."""
+    workflow = workflow_of(item)
+    if workflow is not None:
+        setattr(item, workflow.state_field, workflow.initial)
+
+
+def after_create(session: Session, item: Any) -> None:
+    """Queue rows for a new record's initial state (it has an id now)."""
+    workflow = workflow_of(item)
+    if workflow is not None:
+        _replace_tasks(session, item, workflow, state_of(workflow, item))
+
+
+def check_edit(item: Any, changed: set[str], state: Optional[str], action: str) -> None:
+    """Refuse an ordinary ``update`` or ``delete`` that only transitions may make.
+
+    ``changed`` names the fields the edit changes, ``state`` is the record's state before
+    it. Raises :class:`RecordLocked` in a locked state and :class:`TransitionRefused` for a
+    change of the state field or of a field not editable in the state.
+    """
+    workflow = workflow_of(item)
+    if workflow is None:
+        return
+    current = state or workflow.initial
+    spec = workflow.states.get(current)
+    if spec is not None and spec.locked:
+        verb = "changed" if action == "update" else "deleted"
+        raise RecordLocked(f"this record is locked while it is '{current}' and cannot be "
+                           f"{verb}")
+    if action != "update":
+        return
+    errors: dict[str, list[str]] = {}
+    if workflow.state_field in changed:
+        actions = ", ".join(t.name for t in workflow.outgoing(current) if not t.automatic)
+        errors[workflow.state_field] = [
+            "the state changes only through the record's actions" +
+            (f" ({actions})" if actions else "")]
+    if spec is not None and spec.editable is not None:
+        for name in sorted(changed - set(spec.editable) - {workflow.state_field}):
+            errors[name] = [f"cannot be changed while the record is '{current}'"]
+    if errors:
+        raise TransitionRefused(errors)
+
+
+def timeline(session: Session, entity: str, record_id: int) -> list[dict[str, Any]]:
+    """The record's workflow steps, oldest first."""
+    rows = session.execute(select(WorkflowStep).where(
+        WorkflowStep.entity == entity, WorkflowStep.record_id == record_id
+    ).order_by(WorkflowStep.id)).scalars()
+    return [{"at": s.at, "transition": s.transition, "kind": s.kind, "from": s.from_state,
+             "to": s.to_state, "actor": s.actor_name, "on_behalf_of": s.on_behalf_of_name,
+             "comment": s.comment} for s in rows]
