@@ -45,10 +45,9 @@ def add_missing_columns(conn: Connection, tables: list[Table]) -> list[str]:
     Only nullable columns without a server default are added (``ALTER TABLE ... ADD
     COLUMN``, without a foreign key constraint: SQLite cannot add one); anything else is a
     change the portal's own code must not need without a migration."""
-    names = {t.name for t in tables}
-    existing = {key[1]: {c["name"] for c in columns}
-                for key, columns in inspect(conn).get_multi_columns().items()
-                if key[1] in names}
+    # Only these tables: reflecting every entity table too would cost a restart dearly.
+    found = inspect(conn).get_multi_columns(filter_names=[t.name for t in tables])
+    existing = {key[1]: {c["name"] for c in columns} for key, columns in found.items()}
     added = []
     for table in tables:
         have = existing.get(table.name)
