@@ -63,6 +63,8 @@ def test_small_claim_goes_through_the_manager_then_by_itself(flow_portal: Any) -
     assert actions(alice, pk) == ["withdraw"]
     # the manager reads the claim while it waits for her, although her scope is "own"
     assert actions(lena, pk) == ["lead_approve", "reject"]
+    assert [r["id"] for r in lena.get("/api/v1/claim/").get_json()["result"]] == [pk]
+    assert bob.get("/api/v1/claim/").get_json()["count"] == 0
     assert bob.get(f"/api/v1/claim/{pk}").status_code == 404
     assert act(bob, pk, "lead_approve").status_code == 404
     resp = act(lena, pk, "lead_approve")
