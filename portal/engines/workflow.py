@@ -145,12 +145,7 @@ def _condition_holds(transition: TransitionSpec, item: Any, on: dt.date) -> bool
 
 def _values(item: Any, names: frozenset[str]) -> dict[str, Any]:
     entity: EntitySpec = type(item).__entity__
-    out = {}
-    for name in names:
-        f = entity.fields.get(name)
-        key = f"{name}_id" if f is not None and f.type in {"link", "user", "file"} else name
-        out[name] = getattr(item, key, None)
-    return out
+    return {name: getattr(item, _stored(entity, name), None) for name in names}
 
 
 def _self_approval_ok(transition: TransitionSpec, item: Any, acting: Acting) -> bool:
@@ -304,9 +299,7 @@ def _missing_required(item: Any, state: StateSpec) -> list[str]:
     entity: EntitySpec = type(item).__entity__
     missing = []
     for name in state.required:
-        f = entity.fields.get(name)
-        key = f"{name}_id" if f is not None and f.type in {"link", "user", "file"} else name
-        if is_empty(getattr(item, key, None)):
+        if is_empty(getattr(item, _stored(entity, name), None)):
             missing.append(name)
     return missing
 
@@ -342,9 +335,7 @@ def _value(ref: ValueRef, item: Any, acting: Optional[Acting], on: dt.date) -> A
 
 def _assign(target: Any, entity: EntitySpec, values: Mapping[str, Any]) -> None:
     for name, value in values.items():
-        f = entity.fields.get(name)
-        key = f"{name}_id" if f is not None and f.type in {"link", "user", "file"} else name
-        setattr(target, key, value)
+        setattr(target, _stored(entity, name), value)
 
 
 def _apply_effects(session: Session, registry: Registry, models: Mapping[str, type],
