@@ -245,5 +245,15 @@ class Notification(Model):
     entity: Mapped[Optional[str]] = mapped_column(String(64), nullable=True)
     record_id: Mapped[Optional[int]] = mapped_column(Integer, nullable=True)
     read_at: Mapped[Optional[dt.datetime]] = mapped_column(DateTime, nullable=True)
+    # Email delivery (only when SMTP is configured): None = not mailed, "sent", "failed"
+    # (kept for ``portal mail --retry``) or "no-address" (the user has no email).
+    mail_status: Mapped[Optional[str]] = mapped_column(String(16), nullable=True)
+    mailed_at: Mapped[Optional[dt.datetime]] = mapped_column(DateTime, nullable=True)
+    mail_error: Mapped[Optional[str]] = mapped_column(Text, nullable=True)
+    mail_attempts: Mapped[Optional[int]] = mapped_column(Integer, nullable=True)
 
     __table_args__ = (Index("ix_portal_notification_user", "user_id", "read_at", "id"),)
+
+#: ``session.info`` key listing the ids of notifications written in the session's current
+#: transaction, for whatever delivers them after commit (email).
+NEW_NOTIFICATIONS = "portal_new_notifications"

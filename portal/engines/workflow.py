@@ -51,6 +51,7 @@ from portal.spec.model import (
     WorkflowSpec,
 )
 from portal.system_models import (
+    NEW_NOTIFICATIONS,
     Notification,
     WorkflowStep,
     WorkflowTask,
@@ -428,11 +429,14 @@ def _notify_move(session: Session, item: Any, workflow: WorkflowSpec,
 
 
 def _notify(session: Session, users: list[int], kind: str, title: str, item: Any) -> None:
+    """In-app notifications for ``users``; their ids are listed in ``session.info`` so that
+    email can be sent once (and only if) the transaction commits."""
     if users:
-        session.connection().execute(insert(Notification), [
+        ids = session.connection().execute(insert(Notification).returning(Notification.id), [
             {"user_id": u, "kind": kind[:32], "title": title[:255], "body": "",
              "entity": type(item).__entity__.name, "record_id": item.id, "at": utcnow()}
-            for u in users])
+            for u in users]).scalars().all()
+        session.info.setdefault(NEW_NOTIFICATIONS, []).extend(ids)
 
 
 def _title(item: Any) -> str:
