@@ -175,10 +175,11 @@ class WorkflowStep(Model):
 
 
 class WorkflowTask(Model):
-    """A record waiting for someone: one row per (transition, slot) that needs a person,
-    for the state the record is in now. ``user_id`` names one user, or ``role`` a role
-    whose members may act. Rows are replaced whenever the record changes state, so the
-    approvers' queues are one indexed query."""
+    """A record waiting for someone: one row per (transition, slot) that needs a person.
+    ``user_id`` names one user, or ``role`` a role whose members may act. The open rows
+    (``closed_at`` empty) are those of the state the record is in now, so the approvers'
+    queues are one indexed query; rows are closed, not deleted, when the record moves or
+    the part is signed, because whoever was asked keeps reading the record."""
 
     __tablename__ = "portal_workflow_task"
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
@@ -189,6 +190,7 @@ class WorkflowTask(Model):
     user_id: Mapped[Optional[int]] = mapped_column(Integer, nullable=True)
     role: Mapped[Optional[str]] = mapped_column(String(64), nullable=True)
     since: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+    closed_at: Mapped[Optional[dt.datetime]] = mapped_column(DateTime, nullable=True)
 
     __table_args__ = (Index("ix_portal_workflow_task_user", "user_id"),
                       Index("ix_portal_workflow_task_role", "role"),

@@ -7,6 +7,7 @@ from flask_babel import lazy_gettext
 
 from portal.appbuilder import PortalAppBuilder
 from portal.generators.permissions import (
+    MY_WORK_MENU,
     PermissionPlan,
     entity_menu_name,
     module_menu_name,
@@ -15,8 +16,12 @@ from portal.generators.permissions import (
 from portal.generators.screens import EntityClasses
 from portal.permission_sync import SyncReport, sync_permissions
 from portal.spec.model import Registry
-from portal.web.i18n import humanize, lazy_label
+from portal.web.i18n import LazyLabel, humanize, lazy_label
+from portal.web.my_work_api import MyWorkApi
+from portal.web.my_work_data import counts
+from portal.web.my_work_views import MyWorkView
 from portal.web.org_views import DepartmentView
+from portal.web.ui_text import lazy_ui_text, ui_text
 
 
 def register_entities(appbuilder: PortalAppBuilder, registry: Registry,
@@ -42,9 +47,29 @@ def register_entities(appbuilder: PortalAppBuilder, registry: Registry,
 
 
 def register_system_views(appbuilder: AppBuilder) -> None:
-    """Add the portal's own admin screens (departments) under FAB's Security menu."""
+    """Add the portal's own screens: departments under FAB's Security menu (admins), and
+    "My work" for everyone (approvals with their count, submissions, inbox, delegation)."""
     appbuilder.add_view(DepartmentView, "Departments", icon="fa-sitemap",
                         label=lazy_gettext("Departments"), category="Security")
+    work, approvals, submissions, inbox, delegations = MY_WORK_MENU
+    category = {"category": work, "category_icon": "fa-briefcase",
+                "category_label": lazy_ui_text("My work")}
+    appbuilder.add_view(MyWorkView, approvals, icon="fa-check-square-o",
+                        label=LazyLabel(lambda: _counted("My approvals", "approvals")),
+                        **category)
+    appbuilder.add_link(submissions, href="MyWorkView.submissions", icon="fa-paper-plane",
+                        label=lazy_ui_text("My submissions"), **category)
+    appbuilder.add_link(inbox, href="MyWorkView.notifications", icon="fa-bell",
+                        label=LazyLabel(lambda: _counted("Inbox", "unread")), **category)
+    appbuilder.add_link(delegations, href="MyWorkView.delegations", icon="fa-exchange",
+                        label=lazy_ui_text("Delegation"), **category)
+    appbuilder.add_api(MyWorkApi)
+
+
+def _counted(text: str, which: str) -> str:
+    """A menu label with the user's count, e.g. "My approvals (3)"."""
+    n = counts()[which]
+    return f"{ui_text(text)} ({n})" if n else ui_text(text)
 
 
 def framework_permissions(appbuilder: AppBuilder) -> set[tuple[str, str]]:

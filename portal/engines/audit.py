@@ -40,8 +40,13 @@ def _field_values(entity: EntitySpec, obj: Any, which: str) -> dict[str, list[An
     """
     state = inspect(obj)
     changes: dict[str, list[Any]] = {}
+    # A workflow's state field changes only through transitions, whose own entries
+    # (:func:`workflow_entry`) record it with the transition, comment and substitute.
+    workflow = getattr(type(obj), "__workflow__", None)
+    moved_by_workflow = workflow.state_field if workflow is not None and which == "update" \
+        else None
     for f in entity.fields.values():
-        if f.type == "children":
+        if f.type == "children" or f.name == moved_by_workflow:
             continue
         if f.type == "many":
             hist = attributes.get_history(obj, f.name)
@@ -90,6 +95,29 @@ def audit_entries(principal: Principal, created: Iterable[Any], updated: Iterabl
                 "parent_entity": parent_entity, "parent_id": parent_id,
             })
     return rows
+
+
+#: The ``changes`` key of a workflow entry holding the transition, comment and substitute.
+WORKFLOW_KEY = "_workflow"
+
+
+def workflow_entry(principal: Optional[Principal], entity: str, record_id: int, kind: str,
+                   transition: str, state_field: str, source: str, target: str,
+                   comment: Optional[str], on_behalf_of: Optional[str]) -> dict[str, Any]:
+    """The audit row of one workflow step: ``kind`` is ``transition``, ``automatic`` or
+    ``approval`` (a countersign vote that did not move the record yet). A step without a
+    principal (automatic) is recorded as the system's."""
+    changes: dict[str, Any] = {WORKFLOW_KEY: {
+        "transition": transition, "comment": comment, "on_behalf_of": on_behalf_of}}
+    if source != target:
+        changes[state_field] = [source, target]
+    return {
+        "entity": entity, "record_id": record_id, "action": kind, "at": utcnow(),
+        "user_id": principal.user_id if principal else None,
+        "username": principal.username if principal else "system",
+        "changes": json.dumps(changes, ensure_ascii=False, sort_keys=True),
+        "parent_entity": None, "parent_id": None,
+    }
 
 
 def _parent_of(obj: Any) -> tuple[Optional[str], Optional[int]]:

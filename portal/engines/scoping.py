@@ -54,8 +54,9 @@ def read_criteria(target: Any, entity: Any, principal: Optional[Principal]) -> A
     ``entity``) to what ``principal`` may read; None when nothing is hidden (no principal:
     command line; an admin; a role reading ``all``).
 
-    In an entity with a workflow, approvers also read the records waiting for them (or for
-    someone they substitute for) and the records they have acted on, whatever their scope.
+    In an entity with a workflow, approvers also read the records that wait or waited for
+    them (or for someone they substitute for) and the records they have acted on, or that
+    were acted on in their name, whatever their scope.
     """
     if principal is None or principal.is_admin:
         return None
@@ -67,7 +68,9 @@ def read_criteria(target: Any, entity: Any, principal: Optional[Principal]) -> A
 
 
 def _approver_records(entity: str, principal: Principal) -> Any:
-    """Ids of ``entity`` records waiting for ``principal`` or acted on by them."""
+    """Ids of ``entity`` records that are or were in ``principal``'s queue (open and closed
+    queue rows: the loser of a race for an approval still finds the record, and is told it
+    moved) or acted on by them or on their behalf."""
     today = dt.date.today()
     delegators = select(Delegation.user_id).where(
         Delegation.substitute_id == principal.user_id, Delegation.starts <= today,
@@ -80,8 +83,9 @@ def _approver_records(entity: str, principal: Principal) -> Any:
         or_(WorkflowTask.user_id == principal.user_id,
             WorkflowTask.role.in_(sorted(principal.roles)),
             WorkflowTask.user_id.in_(delegators), WorkflowTask.role.in_(delegated_roles)))
-    acted = select(WorkflowStep.record_id).where(WorkflowStep.entity == entity,
-                                                 WorkflowStep.actor_id == principal.user_id)
+    acted = select(WorkflowStep.record_id).where(
+        WorkflowStep.entity == entity, or_(WorkflowStep.actor_id == principal.user_id,
+                                           WorkflowStep.on_behalf_of_id == principal.user_id))
     return waiting.union(acted)
 
 

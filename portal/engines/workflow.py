@@ -25,11 +25,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import false, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from portal.engines.access import AccessDenied, Principal
+from portal.engines.audit import workflow_entry, write_entries
 from portal.engines.scoping import UNSCOPED
 from portal.engines.validation import is_empty
 from portal.engines.workflow_actors import (
@@ -121,18 +122,46 @@ def available_actions(session: Session, item: Any, principal: Principal,
     state = state_of(workflow, item)
     on = today or dt.date.today()
     current_round = _round(session, workflow, item)
+    votes = _round_votes(session, item, current_round)
+    signed = any(v.user_id == principal.user_id for v in votes)
+    parts = _signed_parts(workflow, votes)
     actions = []
     for transition in workflow.outgoing(state):
         if transition.automatic or not _condition_holds(transition, item, on):
             continue
-        taken = _votes(session, item, workflow, transition, current_round)
-        if any(v.user_id == principal.user_id for v in taken):
+        if signed and not _owner_only(transition):
             continue
         acting = who_can_act(session, workflow, transition, state, item, principal, on,
-                             {v.slot for v in taken})
+                             {v.slot for v in votes if v.transition == transition.name},
+                             parts)
         if acting is not None and _self_approval_ok(transition, item, acting):
             actions.append(Action(transition, acting))
     return actions
+
+
+def _owner_only(transition: TransitionSpec) -> bool:
+    return transition.by is not None and all(r.kind == "owner" for r in transition.by.slots)
+
+
+def _round_votes(session: Session, item: Any, current_round: int) -> list[Any]:
+    """The countersign approvals given in this pass through the record's state. Whoever
+    signed has done their part: they neither sign again nor take another approver's action
+    (reject) until the record moves; nor does anyone else for the part they signed."""
+    return list(session.connection().execute(
+        select(WorkflowVote.transition, WorkflowVote.slot, WorkflowVote.user_id).where(
+            WorkflowVote.entity == type(item).__entity__.name,
+            WorkflowVote.record_id == item.id, WorkflowVote.round == current_round)))
+
+
+def _signed_parts(workflow: WorkflowSpec, votes: list[Any]) -> frozenset[ActorRef]:
+    """The slots (as refs) whose countersign part is signed."""
+    parts = set()
+    for v in votes:
+        rule = workflow.transitions[v.transition].by if v.transition in \
+            workflow.transitions else None
+        if rule is not None and v.slot < len(rule.slots):
+            parts.add(rule.slots[v.slot])
+    return frozenset(parts)
 
 
 def _condition_holds(transition: TransitionSpec, item: Any, on: dt.date) -> bool:
@@ -185,11 +214,12 @@ def perform(session: Session, registry: Registry, models: Mapping[str, type], it
     if transition.automatic:
         raise TransitionRefused({"_": [f"'{name}' happens by itself; nobody performs it"]})
     current_round = _round(session, workflow, item)
-    taken = _votes(session, item, workflow, transition, current_round)
-    if any(v.user_id == principal.user_id for v in taken):
-        raise TransitionConflict(f"you have already approved '{name}' for this record")
+    votes = _round_votes(session, item, current_round)
+    taken = [v for v in votes if v.transition == name]
+    if not _owner_only(transition) and any(v.user_id == principal.user_id for v in votes):
+        raise TransitionConflict("you have already signed this record at this step")
     acting = who_can_act(session, workflow, transition, state, item, principal, on,
-                         {v.slot for v in taken})
+                         {v.slot for v in taken}, _signed_parts(workflow, votes))
     if acting is None:
         raise AccessDenied(f"you may not perform '{name}' on this record")
     if not _self_approval_ok(transition, item, acting):
@@ -206,7 +236,7 @@ def perform(session: Session, registry: Registry, models: Mapping[str, type], it
         approvals = len(taken) + 1
         if approvals < rule.quorum:
             _step(session, item, workflow, transition, "approval", state, state, acting, text)
-            _close_tasks(session, item, transition.name, acting.slot)
+            _close_tasks(session, item, workflow, state, transition.name, acting.slot)
             outcome.waiting = rule.quorum - approvals
             outcome.steps.append(f"{name}: approved, {outcome.waiting} more needed")
             return outcome
@@ -234,17 +264,6 @@ def _round(session: Session, workflow: WorkflowSpec, item: Any) -> int:
         select(func.count()).select_from(WorkflowStep).where(
             WorkflowStep.entity == type(item).__entity__.name,
             WorkflowStep.record_id == item.id, WorkflowStep.kind != "approval")).scalar() or 0
-
-
-def _votes(session: Session, item: Any, workflow: WorkflowSpec, transition: TransitionSpec,
-           current_round: int) -> list[Any]:
-    if transition.by is None or not transition.by.is_countersign:
-        return []
-    return list(session.connection().execute(
-        select(WorkflowVote.slot, WorkflowVote.user_id).where(
-            WorkflowVote.entity == type(item).__entity__.name,
-            WorkflowVote.record_id == item.id, WorkflowVote.round == current_round,
-            WorkflowVote.transition == transition.name)))
 
 
 def _vote(session: Session, item: Any, workflow: WorkflowSpec, transition: TransitionSpec,
@@ -365,6 +384,10 @@ def _step(session: Session, item: Any, workflow: WorkflowSpec, transition: Trans
           kind: str, source: str, target: str, acting: Optional[Acting],
           text: Optional[str]) -> None:
     behalf = acting.on_behalf_of if acting is not None else None
+    write_entries(session.connection(), [workflow_entry(
+        acting.principal if acting else None, type(item).__entity__.name, item.id, kind,
+        transition.name, workflow.state_field, source, target, text,
+        behalf.username if behalf else None)])
     session.connection().execute(insert(WorkflowStep).values(
         entity=type(item).__entity__.name, record_id=item.id, workflow=workflow.name,
         transition=transition.name, kind=kind, from_state=source, to_state=target, at=utcnow(),
@@ -374,19 +397,34 @@ def _step(session: Session, item: Any, workflow: WorkflowSpec, transition: Trans
         on_behalf_of_name=behalf.username if behalf else None, comment=text))
 
 
-def _close_tasks(session: Session, item: Any, transition: str, slot: int) -> None:
-    session.connection().execute(delete(WorkflowTask).where(
-        WorkflowTask.entity == type(item).__entity__.name, WorkflowTask.record_id == item.id,
-        WorkflowTask.transition == transition, WorkflowTask.slot == slot))
+def _close_tasks(session: Session, item: Any, workflow: WorkflowSpec, state: str,
+                 transition: str, slot: int) -> None:
+    """A countersign part is signed: its queue rows go, and so do the same people's rows for
+    the actions that ``approver`` gives them (reject): their part is done."""
+    conn = session.connection()
+    of_record = (WorkflowTask.entity == type(item).__entity__.name) & \
+        (WorkflowTask.record_id == item.id) & WorkflowTask.closed_at.is_(None)
+    signed = (WorkflowTask.transition == transition) & (WorkflowTask.slot == slot)
+    holders = conn.execute(select(WorkflowTask.user_id, WorkflowTask.role)
+                           .where(of_record & signed)).all()
+    by_approver = [t.name for t in workflow.outgoing(state)
+                   if t.by is not None and any(r.kind == "approver" for r in t.by.slots)]
+    same_people = [(WorkflowTask.user_id == u) if u is not None else (WorkflowTask.role == r)
+                   for u, r in holders]
+    also = WorkflowTask.transition.in_(by_approver) & or_(*same_people) \
+        if by_approver and same_people else false()
+    conn.execute(update(WorkflowTask).where(of_record & or_(signed, also))
+                 .values(closed_at=utcnow()))
 
 
 def _replace_tasks(session: Session, item: Any, workflow: WorkflowSpec, state: str) -> None:
     """The queue rows of the record for ``state``: one per person or role that may perform
     a transition out of it (owner-only actions and ``approver`` slots excepted)."""
     name = type(item).__entity__.name
-    session.connection().execute(delete(WorkflowTask).where(WorkflowTask.entity == name,
-                                               WorkflowTask.record_id == item.id))
     rows, now, notified = [], utcnow(), []
+    session.connection().execute(update(WorkflowTask).where(
+        WorkflowTask.entity == name, WorkflowTask.record_id == item.id,
+        WorkflowTask.closed_at.is_(None)).values(closed_at=now))
     for transition in workflow.outgoing(state):
         if transition.by is None:
             continue

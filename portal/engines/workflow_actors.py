@@ -13,7 +13,7 @@ manager or a department head takes effect at once:
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import Any, Optional
 
@@ -92,23 +92,26 @@ def fills(session: Session, ref: ActorRef, item: Any, principal: Principal) -> b
                for a in assignees(session, ref, item))
 
 
-def approver_refs(workflow: WorkflowSpec, state: str, exclude: str) -> list[ActorRef]:
+def approver_refs(workflow: WorkflowSpec, state: str, exclude: str,
+                  signed: Collection[ActorRef] = ()) -> list[ActorRef]:
     """The slots of every transition out of ``state`` other than ``exclude`` that names
-    someone besides the owner: who ``by: approver`` means there."""
+    someone besides the owner: who ``by: approver`` means there. Slots whose countersign
+    part is already ``signed`` in this pass are done and left out."""
     refs: list[ActorRef] = []
     for other in workflow.outgoing(state):
         if other.name == exclude or other.by is None:
             continue
-        refs.extend(r for r in other.by.slots if r.kind not in ("approver", "owner"))
+        refs.extend(r for r in other.by.slots
+                    if r.kind not in ("approver", "owner") and r not in signed)
     return refs
 
 
-def slot_refs(workflow: WorkflowSpec, transition: TransitionSpec, state: str
-              ) -> list[list[ActorRef]]:
+def slot_refs(workflow: WorkflowSpec, transition: TransitionSpec, state: str,
+              signed: Collection[ActorRef] = ()) -> list[list[ActorRef]]:
     """For each slot of ``transition``: the concrete refs that fill it (``approver`` stands
-    for the approvers of the other transitions out of ``state``)."""
+    for the approvers of the other transitions out of ``state`` not yet ``signed``)."""
     rule: ActorRule = transition.by  # type: ignore[assignment]
-    return [approver_refs(workflow, state, transition.name) if ref.kind == "approver"
+    return [approver_refs(workflow, state, transition.name, signed) if ref.kind == "approver"
             else [ref] for ref in rule.slots]
 
 
@@ -126,16 +129,18 @@ def delegators(session: Session, substitute: Principal, on: dt.date) -> list[Pri
 
 def who_can_act(session: Session, workflow: WorkflowSpec, transition: TransitionSpec,
                 state: str, item: Any, principal: Principal, on: dt.date,
-                taken: Iterable[int] = ()) -> Optional[Acting]:
+                taken: Iterable[int] = (), signed: Collection[ActorRef] = ()
+                ) -> Optional[Acting]:
     """How ``principal`` may perform ``transition`` on ``item``: in their own name first,
     else for someone they substitute for; None when they may not. Slots in ``taken``
-    (already approved this round) are skipped."""
+    (already approved this round) are skipped, and so are ``signed`` countersign parts
+    where ``approver`` stands for them."""
     if transition.by is None:
         return None
     candidates = [(principal, None)] + [(d, d) for d in delegators(session, principal, on)]
     done = set(taken)
     for person, behalf in candidates:
-        for slot, refs in enumerate(slot_refs(workflow, transition, state)):
+        for slot, refs in enumerate(slot_refs(workflow, transition, state, signed)):
             if slot not in done and any(fills(session, ref, item, person) for ref in refs):
                 return Acting(principal, slot, behalf)
     return None

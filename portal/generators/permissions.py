@@ -12,8 +12,16 @@ from portal.spec.model import Registry
 
 PermissionView = tuple[str, str]  # (permission name, view-menu name)
 
-#: What every signed-in user needs from FAB's own screens (own profile, own password).
+#: The "My work" screens and API (class permission) and their menu items.
+MY_WORK = "MyWork"
+MY_WORK_MENU = ("MyWork", "MyApprovals", "MySubmissions", "MyInbox", "MyDelegations")
+
+#: What every signed-in user needs: their own profile and password (FAB's screens), their
+#: approvals, submissions, inbox and delegations ("My work").
 SELF_SERVICE: tuple[PermissionView, ...] = (
+    ("can_read", MY_WORK),
+    ("can_write", MY_WORK),
+    *(("menu_access", name) for name in MY_WORK_MENU),
     ("can_userinfo", "UserDBModelView"),
     ("can_this_form_get", "ResetMyPasswordView"),
     ("can_this_form_post", "ResetMyPasswordView"),

@@ -13,6 +13,7 @@ from portal.engines.attachments import file_path
 from portal.runtime import runtime
 from portal.system_models import Attachment
 from portal.web.access_columns import hidden_fields
+from portal.web.my_work_data import counts
 from portal.web.ui_text import ui_text
 
 
@@ -24,7 +25,7 @@ def portal_blueprint() -> Blueprint:
 
     @bp.app_context_processor
     def interface_words() -> dict[str, Any]:
-        return {"ui": ui_text, "csrf_token": generate_csrf}
+        return {"ui": ui_text, "csrf_token": generate_csrf, "my_counts": counts}
 
     @bp.route("/attachment/<int:attachment_id>")
     def download(attachment_id: int):  # type: ignore[no-untyped-def]

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, Optional
 
-from flask import abort, current_app, flash, g, redirect, request, url_for
+from flask import abort, current_app, g, redirect, request, url_for
 from flask_appbuilder import ModelView, expose, has_access
 from flask_appbuilder.api import safe
 from flask_appbuilder.const import (
@@ -26,11 +26,9 @@ from flask_appbuilder.exceptions import FABException, InvalidOrderByColumnFABExc
 from flask_appbuilder.security.decorators import permission_name, protect
 from flask_appbuilder.utils.base import is_column_dotted
 from flask_babel import LazyString
-from flask_wtf.csrf import validate_csrf
 from marshmallow import ValidationError
 from sqlalchemy.exc import IntegrityError
 from werkzeug.datastructures import FileStorage
-from wtforms.validators import ValidationError as WTFValidationError
 
 from portal.engines import audit, workflow
 from portal.engines.access import AccessDenied
@@ -55,8 +53,7 @@ from portal.web.records import (
     state_before,
 )
 from portal.web.row_list import RowListPlan, build_plan
-from portal.web.ui_text import ui_text
-from portal.web.workflow_view import workflow_summary
+from portal.web.workflow_view import act_from_form, workflow_summary
 
 #: Column attributes FAB reads per request; each hides the user's hidden fields.
 _COLUMN_ATTRS = ("list_columns", "show_columns", "add_columns", "edit_columns",
@@ -249,31 +246,10 @@ class EntityModelView(EntityMixin, ModelView):
     @has_access
     def transition(self, pk: Any, name: str) -> Any:
         """Take a workflow action from the record's page (a form with a comment box)."""
-        try:
-            validate_csrf(request.form.get("csrf_token"))
-        except WTFValidationError:
-            abort(400, description="the form expired; reload the page and try again")
         item = self.datamodel.get(pk, self._base_filters)
         if item is None:
             abort(404)
-        rt = runtime()
-        session = self._session()
-        try:
-            outcome = workflow.perform(session, rt.registry, rt.models.classes, item, name,
-                                       acting_principal(), request.form.get("comment"))
-            session.commit()
-        except (AccessDenied, workflow.TransitionConflict) as exc:
-            session.rollback()
-            flash(str(exc), "danger")
-        except workflow.TransitionRefused as exc:
-            session.rollback()
-            for reasons in exc.errors.values():
-                for reason in reasons:
-                    flash(reason, "danger")
-        else:
-            flash(ui_text("Done: %(steps)s", steps="; ".join(outcome.steps)) if outcome.moved
-                  else ui_text("Approved; waiting for %(n)s more approval(s).",
-                               n=outcome.waiting), "success")
+        act_from_form(self._session(), item, name)
         return redirect(url_for(f"{self.endpoint}.show", pk=pk))
 
     def history_rows(self, item: Any) -> list[dict[str, Any]]:

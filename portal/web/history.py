@@ -35,12 +35,29 @@ def history_rows(session: Session, registry: Registry, models: dict[str, type] |
             (_field_title(subject_entity, name, locale),
              _show_value(session, registry, models, subject_entity, name, before),
              _show_value(session, registry, models, subject_entity, name, after))
-            for name, (before, after) in sorted(row["changes"].items())
-            if name not in hidden and name in subject_entity.fields
+            for name, (before, after) in sorted(
+                (k, v) for k, v in row["changes"].items() if k in subject_entity.fields)
+            if name not in hidden
         ]
         out.append({"at": row["at"], "username": row["username"], "action": row["action"],
-                    "subject": subject, "changes": changes})
+                    "subject": subject, "changes": changes,
+                    "workflow": _workflow_step(registry, subject_entity, row, locale)})
     return out
+
+
+def _workflow_step(registry: Registry, entity: EntitySpec, row: dict[str, Any],
+                   locale: str) -> Optional[dict[str, Any]]:
+    """The transition of a workflow entry, labelled: ``label``, ``comment``,
+    ``on_behalf_of``; None for an ordinary change."""
+    step = row["changes"].get(audit.WORKFLOW_KEY)
+    if not isinstance(step, dict):
+        return None
+    spec = registry.workflow_of(entity.name)
+    transition = spec.transitions.get(step.get("transition")) if spec else None
+    name = step.get("transition") or ""
+    return {"label": transition.label.get(locale, humanize(name)) if transition
+            else humanize(name),
+            "comment": step.get("comment"), "on_behalf_of": step.get("on_behalf_of")}
 
 
 def _row_subject(parent: EntitySpec, row: dict[str, Any], locale: str) -> str:
