@@ -31,3 +31,25 @@ RATELIMIT_STORAGE_URI = os.environ.get("PORTAL_RATELIMIT_STORAGE_URI", "memory:/
 MAX_UPLOAD_BYTES = int(os.environ.get("PORTAL_MAX_UPLOAD_BYTES", str(20 * 1024 * 1024)))
 #: Name shown in the navigation bar.
 APP_NAME = os.environ.get("PORTAL_APP_NAME", "CRM Portal")
+
+# Email for notifications (approvals, decisions, ``notify`` effects). Off while SMTP_HOST is
+# empty; ``portal mail --test ADDRESS`` checks the settings, ``portal mail --retry`` re-sends.
+#: SMTP server; empty means notifications stay in the in-app inbox only.
+SMTP_HOST = os.environ.get("PORTAL_SMTP_HOST", "")
+#: SMTP port: 25 (plain), 587 (with PORTAL_SMTP_STARTTLS), 465 (with PORTAL_SMTP_SSL).
+SMTP_PORT = os.environ.get("PORTAL_SMTP_PORT", "25")
+#: Login name for the SMTP server; empty means no login.
+SMTP_USERNAME = os.environ.get("PORTAL_SMTP_USERNAME", "")
+#: Password for PORTAL_SMTP_USERNAME.
+SMTP_PASSWORD = os.environ.get("PORTAL_SMTP_PASSWORD", "")
+#: Upgrade the connection with STARTTLS (usually port 587).
+SMTP_STARTTLS = os.environ.get("PORTAL_SMTP_STARTTLS", "0").lower() in {"1", "true", "yes"}
+#: Connect with implicit TLS (usually port 465).
+SMTP_SSL = os.environ.get("PORTAL_SMTP_SSL", "0").lower() in {"1", "true", "yes"}
+#: The From of the emails.
+MAIL_SENDER = os.environ.get("PORTAL_MAIL_SENDER", "CRM Portal <portal@localhost>")
+#: Seconds to wait for the SMTP server before the email counts as failed.
+SMTP_TIMEOUT = os.environ.get("PORTAL_SMTP_TIMEOUT", "10")
+#: The portal's address as users reach it (e.g. https://crm.example.com), for links in emails;
+#: empty means the address of the request that caused the email.
+BASE_URL = os.environ.get("PORTAL_BASE_URL", "")

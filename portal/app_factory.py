@@ -24,6 +24,7 @@ with startup_gc(freeze=True):
     from portal.ddl import add_missing_columns, create_tables, ddl_transaction, missing_tables
     from portal.engines.audit import protect_audit_table
     from portal.engines.lifecycle import install_lifecycle
+    from portal.engines.mail import mail_settings
     from portal.engines.scoping import install_read_scopes
     from portal.generators.models import build_models
     from portal.generators.screens import build_screens
@@ -35,6 +36,7 @@ with startup_gc(freeze=True):
     from portal.system_models import Department  # noqa: F401  (registers the system tables)
     from portal.web.blueprint import portal_blueprint
     from portal.web.i18n import install_user_locale
+    from portal.web.notification_mail import install_notification_mail
     from portal.wiring import (
         apply_permission_plan,
         permission_plan,
@@ -97,6 +99,8 @@ def _build_app(config: dict[str, Any]) -> Flask:
         app.extensions["portal"] = runtime
         install_read_scopes(db.session, runtime.entity_of, request_principal)
         install_lifecycle(db.session, acting_principal)
+        if (mail := mail_settings(config)) is not None:
+            install_notification_mail(app, db.session, mail)
 
         appbuilder = PortalAppBuilder(update_perms=False)
         appbuilder.init_app(app, db.session)

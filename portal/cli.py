@@ -1,4 +1,4 @@
-"""The ``portal`` command: check, schema, init, demo, serve.
+"""The ``portal`` command: check, schema, init, demo, serve, mail.
 
 Also mounted on Flask's CLI, so ``flask --app app portal ...`` works the same.
 """
@@ -20,7 +20,11 @@ from portal.spec.model import SpecErrors
 def _schema_dir(option: Optional[str]) -> Path:
     if option:
         return Path(option)
-    return Path(load_settings({"DEBUG": True})["SCHEMA_DIR"])
+    try:
+        return Path(load_settings({"DEBUG": True})["SCHEMA_DIR"])
+    except ConfigError as exc:
+        click.echo(f"configuration error: {exc}", err=True)
+        sys.exit(1)
 
 
 def _app() -> Any:
@@ -129,6 +133,44 @@ def serve(host: str, port: int, workers: int) -> None:
         run_gunicorn(app, host, port, workers)
     else:
         app.run(host=host, port=port, debug=False, use_reloader=False)
+
+
+def _running_app() -> Any:
+    """The app of ``flask --app ... portal`` (or a test's CLI runner), else a new one."""
+    from flask.cli import ScriptInfo
+
+    info = click.get_current_context().find_object(ScriptInfo)
+    return info.load_app() if info is not None else _app()
+
+
+@portal.command(help="Email for notifications: re-send failed ones, or send a test email.")
+@click.option("--retry", is_flag=True,
+              help="Re-send the notifications whose email failed (at most 5 tries each).")
+@click.option("--test", "test_to", metavar="ADDRESS", help="Send one test email to ADDRESS.")
+def mail(retry: bool, test_to: Optional[str]) -> None:
+    """``portal mail --retry`` / ``portal mail --test ADDRESS``."""
+    from portal.engines.mail import mail_settings, retry_failed, send_test
+
+    if retry == bool(test_to):
+        raise click.UsageError("give either --retry or --test ADDRESS")
+    app = _running_app()
+    with app.app_context():
+        settings = mail_settings(app.config)
+        if settings is None:
+            click.echo("email is not configured: set PORTAL_SMTP_HOST (and PORTAL_SMTP_PORT, "
+                       "PORTAL_MAIL_SENDER, ...)", err=True)
+            sys.exit(1)
+        if test_to:
+            error = send_test(settings, test_to)
+            if error is not None:
+                click.echo(f"test email to {test_to} not sent: {error}", err=True)
+                sys.exit(1)
+            click.echo(f"test email sent to {test_to} via {settings.host}:{settings.port}")
+            return
+        from portal.web.notification_mail import record_link
+
+        engine = app.extensions["sqlalchemy"].engine
+        click.echo(str(retry_failed(engine, settings, record_link(settings.base_url))))
 
 
 def main() -> None:

@@ -35,6 +35,7 @@ def load_settings(overrides: Optional[Mapping[str, Any]] = None) -> dict[str, An
     if locale not in LANGUAGES:
         raise ConfigError(f"PORTAL_DEFAULT_LOCALE is '{locale}'; use one of: "
                           f"{', '.join(LANGUAGES)}")
+    _check_mail(values)
     return {
         **values,
         "SECRET_KEY": secret,
@@ -65,3 +66,15 @@ def load_settings(overrides: Optional[Mapping[str, Any]] = None) -> dict[str, An
         "REMEMBER_COOKIE_HTTPONLY": True,
         "PREFERRED_URL_SCHEME": "https" if not debug else "http",
     }
+
+
+def _check_mail(values: Mapping[str, Any]) -> None:
+    """Refuse SMTP settings that cannot work (only checked here; the app factory reads them)."""
+    if not str(values.get("SMTP_HOST") or "").strip():
+        return  # no email; and the mail engine (it imports the models) is not loaded for nothing
+    from portal.engines.mail import mail_settings
+
+    try:
+        mail_settings(values)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None

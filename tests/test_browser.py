@@ -9,41 +9,29 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import ROOT, add_user
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-ARTIFACTS = ROOT / "test-artifacts"
-LOCAL_HOSTS = {"127.0.0.1", "localhost"}
-TIMEOUT_MS = 15_000
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from browser_support import (
+    ARTIFACTS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    LOCAL_HOSTS,
+    TIMEOUT_MS,
+    require_browser,
+    serving,
+)
+from conftest import add_user
 
 
 @pytest.fixture
 def served(make_portal: Any) -> Iterator[tuple[Any, str]]:
     """The shipped portal on SQLite with an admin and one product, served over HTTP."""
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install "
-                    "chromium) to run the browser tests")
-    pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-    from werkzeug.serving import make_server
-
+    require_browser()
     app = make_portal()
     add_user(app, "admin", ["Admin"])
     with app.app_context():
@@ -51,16 +39,8 @@ def served(make_portal: Any) -> Iterator[tuple[Any, str]]:
         product = app.extensions["portal"].models.classes["product"]
         session.add(product(name="Widget Pro", series="W", price=Decimal("99.50")))
         session.commit()
-    port = _free_port()
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield app, f"http://127.0.0.1:{port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
+    with serving(app) as base:
+        yield app, base
 
 
 def _select(page: Any, selector: str, label: str) -> None:

@@ -91,6 +91,7 @@ class Outcome:
     moved: bool
     waiting: int = 0
     steps: list[str] = field(default_factory=list)
+    transitions: list[str] = field(default_factory=list)
 
 
 def workflow_of(item: Any) -> Optional[WorkflowSpec]:
@@ -243,6 +244,7 @@ def perform(session: Session, registry: Registry, models: Mapping[str, type], it
     _move(session, registry, models, item, workflow, transition, state, acting, text, on,
           "transition", outcome)
     _follow_automatic(session, registry, models, item, workflow, on, outcome)
+    _notify_move(session, item, outcome, acting, text)
     return outcome
 
 
@@ -296,9 +298,9 @@ def _move(session: Session, registry: Registry, models: Mapping[str, type], item
     session.flush()
     _step(session, item, workflow, transition, kind, state, target.name, acting, text)
     _replace_tasks(session, item, workflow, target.name)
-    _notify_move(session, item, workflow, transition, target.name, acting)
     outcome.state, outcome.moved = target.name, True
     outcome.steps.append(f"{transition.name}: {state} -> {target.name}")
+    outcome.transitions.append(transition.name)
 
 
 def _follow_automatic(session: Session, registry: Registry, models: Mapping[str, type],
@@ -455,23 +457,28 @@ def _users_of(session: Session, refs: list[ActorRef], item: Any) -> list[int]:
     return list(users)
 
 
-def _notify_move(session: Session, item: Any, workflow: WorkflowSpec,
-                 transition: TransitionSpec, target: str, acting: Optional[Acting]) -> None:
-    """The owner hears of every move someone else (or a condition) made."""
+def _notify_move(session: Session, item: Any, outcome: Outcome, acting: Acting,
+                 comment: Optional[str]) -> None:
+    """The owner hears once of what someone else's action did, automatic moves it set off
+    included (e.g. "lead_approve by lena, then small_approve (now 'approved')"), with the
+    comment."""
     owner = owner_id(item)
-    if owner is None or (acting is not None and acting.principal.user_id == owner):
+    if owner is None or acting.principal.user_id == owner or not outcome.transitions:
         return
-    who = acting.principal.username if acting is not None else "the system"
-    _notify(session, [owner], transition.name,
-            f"{_title(item)}: {transition.name} by {who} (now '{target}')", item)
+    first, *then = outcome.transitions
+    did = f"{first} by {acting.principal.username}" + \
+        (f", then {', '.join(then)}" if then else "")
+    _notify(session, [owner], first, f"{_title(item)}: {did} (now '{outcome.state}')", item,
+            f"{acting.principal.username}: {comment}" if comment else "")
 
 
-def _notify(session: Session, users: list[int], kind: str, title: str, item: Any) -> None:
+def _notify(session: Session, users: list[int], kind: str, title: str, item: Any,
+            body: str = "") -> None:
     """In-app notifications for ``users``; their ids are listed in ``session.info`` so that
     email can be sent once (and only if) the transaction commits."""
     if users:
         ids = session.connection().execute(insert(Notification).returning(Notification.id), [
-            {"user_id": u, "kind": kind[:32], "title": title[:255], "body": "",
+            {"user_id": u, "kind": kind[:32], "title": title[:255], "body": body,
              "entity": type(item).__entity__.name, "record_id": item.id, "at": utcnow()}
             for u in users]).scalars().all()
         session.info.setdefault(NEW_NOTIFICATIONS, []).extend(ids)

@@ -20,6 +20,7 @@ from portal.web.fast_dump import FastDumpConverter
 from portal.web.forms import entity_form_fields
 from portal.web.i18n import enum_label, field_label, humanize, lazy_label
 from portal.web.ui_text import lazy_ui_text
+from portal.web.workflow_view import state_label
 
 #: Screen methods -> the four YAML actions (FAB permission ``can_<action>``).
 VIEW_METHOD_PERMISSIONS = {
@@ -162,6 +163,8 @@ def _view_class(entity: EntitySpec, registry: Registry, datamodel: PortalInterfa
     order = (entity.list.order_by or "id", "desc" if entity.list.order_desc or
              not entity.list.order_by else "asc")
     formatters = {f.name: _formatter(f, registry) or _blank_for_none for f in fields}
+    if flow is not None:  # the state reads as the flow labels it
+        formatters[flow.state_field] = lambda v, flow=flow: state_label(flow, v) if v else ""
     formatters.update(created_at=_timestamp, updated_at=_timestamp)
     label = lazy_label(entity.label, humanize(entity.name))
     attrs = {

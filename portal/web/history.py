@@ -12,6 +12,7 @@ from portal.engines import audit
 from portal.spec.model import EntitySpec, Registry
 from portal.system_models import PortalUser
 from portal.web.i18n import current_locale, enum_label, humanize
+from portal.web.workflow_view import state_label, transition_label
 
 
 def history_rows(session: Session, registry: Registry, models: dict[str, type] | Any,
@@ -41,22 +42,20 @@ def history_rows(session: Session, registry: Registry, models: dict[str, type] |
         ]
         out.append({"at": row["at"], "username": row["username"], "action": row["action"],
                     "subject": subject, "changes": changes,
-                    "workflow": _workflow_step(registry, subject_entity, row, locale)})
+                    "workflow": _workflow_step(registry, subject_entity, row)})
     return out
 
 
-def _workflow_step(registry: Registry, entity: EntitySpec, row: dict[str, Any],
-                   locale: str) -> Optional[dict[str, Any]]:
+def _workflow_step(registry: Registry, entity: EntitySpec, row: dict[str, Any]
+                   ) -> Optional[dict[str, Any]]:
     """The transition of a workflow entry, labelled: ``label``, ``comment``,
     ``on_behalf_of``; None for an ordinary change."""
     step = row["changes"].get(audit.WORKFLOW_KEY)
     if not isinstance(step, dict):
         return None
     spec = registry.workflow_of(entity.name)
-    transition = spec.transitions.get(step.get("transition")) if spec else None
     name = step.get("transition") or ""
-    return {"label": transition.label.get(locale, humanize(name)) if transition
-            else humanize(name),
+    return {"label": transition_label(spec, name) if spec else humanize(name),
             "comment": step.get("comment"), "on_behalf_of": step.get("on_behalf_of")}
 
 
@@ -76,6 +75,9 @@ def _show_value(session: Session, registry: Registry, models: Any, entity: Entit
     if value is None:
         return ""
     f = entity.fields[name]
+    flow = registry.workflow_of(entity.name)
+    if flow is not None and name == flow.state_field:
+        return state_label(flow, value)
     if f.type == "enum":
         return enum_label(f, value)
     if f.type in {"link", "user", "many"}:

@@ -33,6 +33,7 @@ def workflow_summary(session: Session, item: Any) -> dict[str, Any]:
             step["at"] = step["at"].isoformat()
         for key in ("from", "to"):
             step[f"{key}_label"] = state_label(spec, step[key])
+        step["label"] = transition_label(spec, step["transition"])
     return {
         "state": state,
         "state_label": state_label(spec, state),
@@ -52,6 +53,12 @@ def action_labels(actions: list[workflow.Action]) -> list[dict[str, Any]]:
         "on_behalf_of": a.acting.on_behalf_of.username if a.acting.on_behalf_of else None,
         "countersign": bool(a.transition.by and a.transition.by.is_countersign),
     } for a in actions]
+
+
+def transition_label(spec: workflow.WorkflowSpec, name: str) -> str:
+    """The label of transition ``name`` in the reader's language."""
+    found = spec.transitions.get(name)
+    return found.label.get(current_locale(), humanize(name)) if found else humanize(name)
 
 
 def state_label(spec: workflow.WorkflowSpec, state: str) -> str:
