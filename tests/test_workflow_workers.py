@@ -22,6 +22,7 @@ import datetime as dt
 import http.client
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -53,6 +54,8 @@ USERS = (
 PASSWORD = "secret-pass-1"
 WORKERS = 3
 CLAIMS_PER_RACE = 20
+#: claims raced all at once (many records in flight together, not one pair at a time)
+BURST_CLAIMS = 16
 #: action -> (the two approvers racing for it, the state it leads to)
 RACES: dict[str, tuple[tuple[str, str], str]] = {
     "pay": (("fiona", "frank"), "paid"),
@@ -69,6 +72,8 @@ class Prepared:
     claims: dict[str, list[int]] = field(default_factory=dict)
     #: per action, a claim the first approver moved alone (no race)
     controls: dict[str, int] = field(default_factory=dict)
+    #: approved claims both finance users pay all at once, every record at the same time
+    burst: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -131,6 +136,7 @@ def prepared(tmp_path: Path, databases: Databases, make_portal: Any) -> Prepared
     ready = Prepared(url=url, schema_dir=schema_dir)
     ready.claims = {"pay": [approved() for _ in range(CLAIMS_PER_RACE)],
                     "lead_approve": [claim("9000.00") for _ in range(CLAIMS_PER_RACE)]}
+    ready.burst = [approved() for _ in range(BURST_CLAIMS)]
     ready.controls = {"pay": approved(), "lead_approve": claim("9000.00")}
     for action, ((first, _), target) in RACES.items():
         pk = ready.controls[action]
@@ -275,7 +281,9 @@ def test_concurrent_approvers_on_several_gunicorn_workers(prepared: Prepared,
     PostgreSQL): two approvers firing the same action on the same record at once, from
     separate connections served by separate worker processes, get exactly one 200 and one
     409 that says someone acted first; the record moves once, with one workflow step, one
-    effect (payout) and an approvers' queue without duplicates."""
+    effect (payout) and an approvers' queue without duplicates. Then many records at once:
+    both pay requests of 16 claims all in flight together, still one 200 and one 409 per
+    record and one payout each."""
     names = {n for (pair, _) in RACES.values() for n in pair}
     tokens = {name: _login(server.port, name) for name in sorted(names)}
     deadline = time.monotonic() + 15  # the master forks its workers one after another
@@ -292,7 +300,28 @@ def test_concurrent_approvers_on_several_gunicorn_workers(prepared: Prepared,
                 order = [first, second] if i % 2 else [second, first]
                 shots[(action, pk)] = _race(pool, server.port, pk, action,
                                             [(who, tokens[who]) for who in order])
+        # many records at once: every pay request of every burst claim in flight together
+        burst = [(who, pk) for pk in prepared.burst for who in ("fiona", "frank")]
+        random.Random(7).shuffle(burst)  # records and approvers interleaved
+        start = threading.Barrier(len(burst), timeout=60)
+
+        def fire(who: str, pk: int) -> tuple[int, Shot]:
+            conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=90)
+            start.wait()
+            status, body = _request(server.port, f"/api/v1/claim/{pk}/actions/pay", {},
+                                    tokens[who], conn)
+            return pk, Shot(who, status, body)
+
+        with ThreadPoolExecutor(max_workers=len(burst)) as many:
+            fired = [f.result(timeout=120) for f in
+                     [many.submit(fire, who, pk) for who, pk in burst]]
     cpu_used = {pid: _cpu_ticks(pid) - before for pid, before in cpu_before.items()}
+    by_record: dict[int, list[int]] = {}
+    for pk, shot in fired:
+        by_record.setdefault(pk, []).append(shot.status)
+        assert shot.status in (200, 409), (pk, shot)
+    assert {pk: sorted(codes) for pk, codes in by_record.items()} == \
+        dict.fromkeys(prepared.burst, [200, 409])
 
     log = server.output()
     assert "Traceback" not in log, log
@@ -329,10 +358,13 @@ def test_concurrent_approvers_on_several_gunicorn_workers(prepared: Prepared,
                 assert all(n == 1 for n in expected_queue.values()), expected_queue
                 for pk in pks:
                     assert queue(pk) == expected_queue, (action, pk, queue(pk))
+            paid = prepared.claims["pay"] + prepared.burst
             payouts = Counter(r for (r,) in conn.execute(text(
-                "SELECT claim_id FROM payout WHERE claim_id = ANY(:ids)"),
-                {"ids": prepared.claims["pay"]}))
-            assert payouts == dict.fromkeys(prepared.claims["pay"], 1), payouts
+                "SELECT claim_id FROM payout WHERE claim_id = ANY(:ids)"), {"ids": paid}))
+            assert payouts == dict.fromkeys(paid, 1), payouts
+            states = dict(conn.execute(text("SELECT id, status FROM claim WHERE id = "
+                                            "ANY(:ids)"), {"ids": prepared.burst}).all())
+            assert states == dict.fromkeys(prepared.burst, "paid"), states
     finally:
         engine.dispose()
 
