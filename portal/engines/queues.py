@@ -19,8 +19,8 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from portal.engines.access import Principal
-from portal.engines.workflow import Action, available_actions, state_of
-from portal.engines.workflow_actors import delegators
+from portal.engines.workflow import Action, available_actions, current_passes, state_of
+from portal.engines.workflow_actors import Known, delegators
 from portal.spec.model import WorkflowSpec
 from portal.system_models import PortalUser, WorkflowStep, WorkflowTask
 
@@ -65,9 +65,10 @@ def waiting_for(session: Session, models: Mapping[str, type], principal: Princip
     if principal.user_id is None:
         return []
     today = on or dt.date.today()
+    known = Known(delegators(session, principal, today))
     rows = session.connection().execute(
         select(WorkflowTask.entity, WorkflowTask.record_id, func.min(WorkflowTask.since))
-        .where(_task_filter(principal, delegators(session, principal, today)))
+        .where(_task_filter(principal, known.standing_in))
         .group_by(WorkflowTask.entity, WorkflowTask.record_id)).all()
     since: dict[str, dict[int, dt.datetime]] = defaultdict(dict)
     for entity, record_id, first in rows:
@@ -76,9 +77,10 @@ def waiting_for(session: Session, models: Mapping[str, type], principal: Princip
     found = []
     for entity, ids in since.items():
         model = models[entity]
+        passes = current_passes(session, entity, list(ids))
         # Through the ORM: records waiting for the person are readable to them.
         for record in session.scalars(select(model).where(model.id.in_(list(ids)))):
-            actions = available_actions(session, record, principal, today)
+            actions = available_actions(session, record, principal, today, known, passes)
             if actions:
                 found.append(Waiting(entity, record, actions, ids[record.id]))
     found.sort(key=lambda w: (w.since, w.entity, w.record.id))

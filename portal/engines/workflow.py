@@ -35,8 +35,10 @@ from portal.engines.scoping import UNSCOPED
 from portal.engines.validation import is_empty
 from portal.engines.workflow_actors import (
     Acting,
+    Known,
     approver_refs,
     assignees,
+    delegators,
     owner_id,
     slot_refs,
     who_can_act,
@@ -115,17 +117,24 @@ class Action:
 
 
 def available_actions(session: Session, item: Any, principal: Principal,
-                      today: Optional[dt.date] = None) -> list[Action]:
-    """The transitions ``principal`` may perform on ``item`` now, in definition order."""
+                      today: Optional[dt.date] = None, known: Optional[Known] = None,
+                      passes: Optional[Mapping[int, Pass]] = None) -> list[Action]:
+    """The transitions ``principal`` may perform on ``item`` now, in definition order.
+
+    A queue asks this for many records at once: ``known`` is what it already read about the
+    person, ``passes`` the records' current passes (:func:`current_passes`)."""
     workflow = workflow_of(item)
     if workflow is None or item.id is None:
         return []
     state = state_of(workflow, item)
     on = today or dt.date.today()
-    current_round = _round(session, workflow, item)
-    votes = _round_votes(session, item, current_round)
+    if passes is not None and item.id in passes:
+        votes = passes[item.id].votes
+    else:
+        votes = _round_votes(session, item, _round(session, workflow, item))
     signed = any(v.user_id == principal.user_id for v in votes)
     parts = _signed_parts(workflow, votes)
+    known = known or Known(delegators(session, principal, on))
     actions = []
     for transition in workflow.outgoing(state):
         if transition.automatic or not _condition_holds(transition, item, on):
@@ -134,7 +143,7 @@ def available_actions(session: Session, item: Any, principal: Principal,
             continue
         acting = who_can_act(session, workflow, transition, state, item, principal, on,
                              {v.slot for v in votes if v.transition == transition.name},
-                             parts)
+                             parts, known)
         if acting is not None and _self_approval_ok(transition, item, acting):
             actions.append(Action(transition, acting))
     return actions
@@ -258,6 +267,32 @@ def _lock(session: Session, item: Any) -> None:
         session.connection().exec_driver_sql(
             f'UPDATE "{table.name}" SET id = id WHERE id = ?', (item.id,))
     session.refresh(item)
+
+
+@dataclass(frozen=True)
+class Pass:
+    """A record's current pass through its state: which one (the number of state changes
+    so far) and the countersign approvals given in it."""
+
+    round: int
+    votes: tuple[Any, ...]
+
+
+def current_passes(session: Session, entity: str, ids: list[int]) -> dict[int, Pass]:
+    """:class:`Pass` of each of ``entity``'s records ``ids``, in two queries."""
+    conn = session.connection()
+    rounds = dict(conn.execute(
+        select(WorkflowStep.record_id, func.count()).where(
+            WorkflowStep.entity == entity, WorkflowStep.record_id.in_(ids),
+            WorkflowStep.kind != "approval").group_by(WorkflowStep.record_id)).all())
+    votes: dict[int, list[Any]] = {}
+    for v in conn.execute(select(WorkflowVote.record_id, WorkflowVote.round,
+                                 WorkflowVote.transition, WorkflowVote.slot,
+                                 WorkflowVote.user_id).where(
+            WorkflowVote.entity == entity, WorkflowVote.record_id.in_(ids))):
+        if v.round == rounds.get(v.record_id, 0):
+            votes.setdefault(v.record_id, []).append(v)
+    return {i: Pass(rounds.get(i, 0), tuple(votes.get(i, ()))) for i in ids}
 
 
 def _round(session: Session, workflow: WorkflowSpec, item: Any) -> int:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Collection, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from sqlalchemy import select
@@ -59,9 +59,21 @@ def _user_in(item: Any, field: Optional[str]) -> Optional[int]:
     return getattr(item, f"{field}_id", None)
 
 
-def assignees(session: Session, ref: ActorRef, item: Any) -> list[Assignee]:
+@dataclass
+class Known:
+    """What many checks for one person can share (a queue of many records): whom they
+    substitute for today, and the managers and department heads already looked up."""
+
+    standing_in: list[Principal]
+    lookups: dict[tuple[str, int], Optional[int]] = field(default_factory=dict)
+
+
+def assignees(session: Session, ref: ActorRef, item: Any,
+              lookups: Optional[dict[tuple[str, int], Optional[int]]] = None
+              ) -> list[Assignee]:
     """The users or roles ``ref`` stands for on ``item`` (empty when nobody: no manager set,
-    an empty user field). ``approver`` slots are not assigned: they follow the others."""
+    an empty user field). ``approver`` slots are not assigned: they follow the others.
+    ``lookups`` remembers managers and heads across calls."""
     if ref.kind == "role":
         return [Assignee(role=ref.value)]
     if ref.kind in ("owner", "user"):
@@ -70,6 +82,9 @@ def assignees(session: Session, ref: ActorRef, item: Any) -> list[Assignee]:
     subject = _user_in(item, ref.value)
     if subject is None:
         return []
+    if lookups is not None and (ref.kind, subject) in lookups:
+        user = lookups[(ref.kind, subject)]
+        return [Assignee(user_id=user)] if user is not None else []
     if ref.kind == "manager_of":
         found = session.connection().execute(
             select(PortalUser.manager_id).where(PortalUser.id == subject))
@@ -80,16 +95,19 @@ def assignees(session: Session, ref: ActorRef, item: Any) -> list[Assignee]:
     else:
         return []
     user = found.scalar()
+    if lookups is not None:
+        lookups[(ref.kind, subject)] = user
     return [Assignee(user_id=user)] if user is not None else []
 
 
-def fills(session: Session, ref: ActorRef, item: Any, principal: Principal) -> bool:
+def fills(session: Session, ref: ActorRef, item: Any, principal: Principal,
+          lookups: Optional[dict[tuple[str, int], Optional[int]]] = None) -> bool:
     """Whether ``principal`` (in their own name) fills slot ``ref`` on ``item``."""
     if principal.user_id is None:
         return False
     return any(a.user_id == principal.user_id or (a.role is not None and a.role in
                                                   principal.roles)
-               for a in assignees(session, ref, item))
+               for a in assignees(session, ref, item, lookups))
 
 
 def approver_refs(workflow: WorkflowSpec, state: str, exclude: str,
@@ -129,18 +147,21 @@ def delegators(session: Session, substitute: Principal, on: dt.date) -> list[Pri
 
 def who_can_act(session: Session, workflow: WorkflowSpec, transition: TransitionSpec,
                 state: str, item: Any, principal: Principal, on: dt.date,
-                taken: Iterable[int] = (), signed: Collection[ActorRef] = ()
-                ) -> Optional[Acting]:
+                taken: Iterable[int] = (), signed: Collection[ActorRef] = (),
+                known: Optional[Known] = None) -> Optional[Acting]:
     """How ``principal`` may perform ``transition`` on ``item``: in their own name first,
     else for someone they substitute for; None when they may not. Slots in ``taken``
     (already approved this round) are skipped, and so are ``signed`` countersign parts
-    where ``approver`` stands for them."""
+    where ``approver`` stands for them. ``known``: what the caller already read about
+    ``principal`` (whom they substitute for on ``on``)."""
     if transition.by is None:
         return None
-    candidates = [(principal, None)] + [(d, d) for d in delegators(session, principal, on)]
+    known = known or Known(delegators(session, principal, on))
+    candidates = [(principal, None)] + [(d, d) for d in known.standing_in]
     done = set(taken)
     for person, behalf in candidates:
         for slot, refs in enumerate(slot_refs(workflow, transition, state, signed)):
-            if slot not in done and any(fills(session, ref, item, person) for ref in refs):
+            if slot not in done and any(fills(session, ref, item, person, known.lookups)
+                                        for ref in refs):
                 return Acting(principal, slot, behalf)
     return None
