@@ -226,6 +226,15 @@ class _WorkflowResolver:
             return
         for name, value in effect.values.items():
             self._assign((*path, "create", "values", name), name, value, target)
+        # A created record must be complete: the engine would fail at run time instead.
+        missing = [f.name for f in target.spec.fields.values()
+                   if f.required and f.default is None and f.name not in effect.values
+                   and f.type not in {"number", "children", "many"}
+                   and not target.is_broken(f.name)]
+        if missing:
+            self.rep.add((*path, "create", "entity"), "missing-value",
+                         f"creating '{target_name}' needs a value for its required "
+                         f"field{'s' if len(missing) > 1 else ''} {', '.join(missing)}")
 
     def _assign(self, path: Path, name: str, value: ValueRef,
                 target: EntityDraft | None) -> None:
