@@ -175,7 +175,8 @@ def _top_level_files(folder: Path, namer: _Namer, errors: list[SpecError]
             continue
         errors.append(SpecError(
             namer(path), 1, 1, "",
-            f"unknown file '{path.name}' (expected {ENTITIES_DIR}/, {', '.join(allowed)})",
+            f"unknown file '{path.name}' (expected {ENTITIES_DIR}/, {WORKFLOWS_DIR}/, "
+            f"{', '.join(allowed)})",
             "unknown-file", suggest(path.name, allowed),
         ))
     return found
