@@ -203,3 +203,15 @@ def lowcode_portal(tmp_path: Path, make_portal: Callable[..., Any], backend: str
     for name, roles, department in LOWCODE_USERS:
         add_user(app, name, list(roles), department=department)
     return app
+
+
+@pytest.fixture
+def flow_portal(tmp_path: Path, make_portal: Callable[..., Any], backend: str) -> Any:
+    """A portal built from the test-only claim flow (tests/flow_schema.py) with its users,
+    on each backend."""
+    from flow_schema import FLOW_USERS, write_flow_schema
+
+    app = make_portal(write_flow_schema(tmp_path / "schema"), backend=backend)
+    for name, roles, manager in FLOW_USERS:
+        add_user(app, name, roles, manager=manager)
+    return app

@@ -89,6 +89,15 @@ locked_in: [submitted, lead_ok, approved, paid]
 """
 
 
+#: The flow's people: name, roles, manager. lena leads alice and bob (and manages fiona);
+#: fiona and frank are finance, lea legal, sam a clerk with no manager.
+FLOW_USERS = (
+    ("lena", ["lead"], None), ("alice", ["clerk"], "lena"), ("bob", ["clerk"], "lena"),
+    ("fiona", ["finance"], "lena"), ("frank", ["finance"], None), ("lea", ["legal"], None),
+    ("sam", ["clerk"], None),
+)
+
+
 def write_flow_schema(folder: Path) -> Path:
     """Write the flow schema under ``folder`` and return ``folder``."""
     (folder / "entities" / "office").mkdir(parents=True, exist_ok=True)

@@ -6,27 +6,11 @@ from __future__ import annotations
 import datetime as dt
 import html
 import re
-from pathlib import Path
 from typing import Any
 
-import pytest
 from conftest import ApiUser, WebUser, add_user
-from flow_schema import write_flow_schema
 
-USERS = (  # name, roles, manager
-    ("lena", ["lead"], None), ("alice", ["clerk"], "lena"), ("bob", ["clerk"], "lena"),
-    ("fiona", ["finance"], "lena"), ("frank", ["finance"], None), ("lea", ["legal"], None),
-    ("sam", ["clerk"], None),
-)
 TODAY = dt.date.today()
-
-
-@pytest.fixture
-def portal(tmp_path: Path, make_portal: Any, backend: str) -> Any:
-    app = make_portal(write_flow_schema(tmp_path / "schema"), backend=backend)
-    for name, roles, manager in USERS:
-        add_user(app, name, roles, manager=manager)
-    return app
 
 
 def submitted_claim(alice: ApiUser, title: str, amount: str = "1200.00") -> int:
@@ -50,11 +34,11 @@ def text_of(resp: Any) -> str:
     return html.unescape(re.sub(r"\s+", " ", resp.get_data(as_text=True)))
 
 
-def test_the_approvers_queue_lists_what_waits_for_them_across_roles(portal: Any) -> None:
+def test_the_approvers_queue_lists_what_waits_for_them_across_roles(flow_portal: Any) -> None:
     """covers: PL4(queues: My approvals API across users, roles and countersign slots;
     submissions with current approvers)"""
-    alice, lena, bob = (ApiUser(portal, n) for n in ("alice", "lena", "bob"))
-    fiona, frank, lea = (ApiUser(portal, n) for n in ("fiona", "frank", "lea"))
+    alice, lena, bob = (ApiUser(flow_portal, n) for n in ("alice", "lena", "bob"))
+    fiona, frank, lea = (ApiUser(flow_portal, n) for n in ("fiona", "frank", "lea"))
     small = submitted_claim(alice, "Taxi")
     big = submitted_claim(alice, "Laptop", "8000.00")
     rows = queue(lena)
@@ -88,13 +72,13 @@ def test_the_approvers_queue_lists_what_waits_for_them_across_roles(portal: Any)
     assert [a["name"] for a in queue(fiona)[0]["actions"]] == ["pay"]
 
 
-def test_approve_and_reject_in_place_from_the_queue_screen(portal: Any) -> None:
+def test_approve_and_reject_in_place_from_the_queue_screen(flow_portal: Any) -> None:
     """covers: PL4(My approvals screen with its count in the menu and navbar, approve and
     reject in place with a comment, CSRF) PL5(transition in the audit trail with comment)"""
-    alice = ApiUser(portal, "alice")
+    alice = ApiUser(flow_portal, "alice")
     small = submitted_claim(alice, "Taxi")
     big = submitted_claim(alice, "Laptop", "8000.00")
-    lena = WebUser(portal, "lena")
+    lena = WebUser(flow_portal, "lena")
     page = text_of(lena.get("/my/approvals/"))
     assert "My approvals (2)" in page  # the menu item
     assert re.search(r'portal-nav-approvals.*?data-count="2"', lena.get("/my/approvals/")
@@ -103,7 +87,7 @@ def test_approve_and_reject_in_place_from_the_queue_screen(portal: Any) -> None:
     # the CSRF token is required: without it nothing happens
     bare = lena.client.post(f"/my/approvals/claim/{small}", data={"action": "lead_approve"})
     assert bare.status_code == 400
-    assert ApiUser(portal, "alice").get(f"/api/v1/claim/{small}/workflow") \
+    assert ApiUser(flow_portal, "alice").get(f"/api/v1/claim/{small}/workflow") \
         .get_json()["state"] == "submitted"
 
     done = lena.post_form(f"/my/approvals/claim/{small}", {"action": "lead_approve",
@@ -135,24 +119,24 @@ def test_approve_and_reject_in_place_from_the_queue_screen(portal: Any) -> None:
     assert step["changes"]["_workflow"]["comment"] == "no budget <b>left</b>"
     # the state change is recorded once, by the transition, not again as an edit
     assert not any(h["action"] == "update" and "status" in h["changes"] for h in history)
-    show = WebUser(portal, "alice").get(f"/claim/show/{big}").get_data(as_text=True)
+    show = WebUser(flow_portal, "alice").get(f"/claim/show/{big}").get_data(as_text=True)
     assert "no budget &lt;b&gt;left&lt;/b&gt;" in show and "<b>left</b>" not in show
     assert 'portal-history-transition">Reject' in show
 
 
-def test_inbox_shows_unread_count_and_marks_read(portal: Any) -> None:
+def test_inbox_shows_unread_count_and_marks_read(flow_portal: Any) -> None:
     """covers: PL10(in-app inbox with the unread count in the navbar; mark read; another
     user's notifications untouched)"""
-    alice = ApiUser(portal, "alice")
+    alice = ApiUser(flow_portal, "alice")
     first = submitted_claim(alice, "Taxi")
     submitted_claim(alice, "Hotel")
-    lena = ApiUser(portal, "lena")
+    lena = ApiUser(flow_portal, "lena")
     box = lena.get("/api/v1/my/notifications").get_json()
     assert box["unread"] == 2
     assert [n["title"] for n in box["result"]] == ["Claim Hotel waits for your approval",
                                                    "Claim Taxi waits for your approval"]
     assert box["result"][1]["url"] == f"/claim/show/{first}"
-    web = WebUser(portal, "lena")
+    web = WebUser(flow_portal, "lena")
     page = web.get("/my/inbox/").get_data(as_text=True)
     assert re.search(r'portal-unread-count" data-count="2"', page)
     assert page.count('class="portal-notification portal-unread"') == 2
@@ -174,10 +158,10 @@ def test_inbox_shows_unread_count_and_marks_read(portal: Any) -> None:
     assert "portal-unread-count" not in page and "portal-unread" not in page
 
 
-def test_delegation_lets_a_substitute_act_on_behalf(portal: Any) -> None:
+def test_delegation_lets_a_substitute_act_on_behalf(flow_portal: Any) -> None:
     """covers: PL4(delegation self-service screen and API, substitute's queue, "on behalf of"
     in the timeline and the audit trail; bad delegations refused by field)"""
-    alice, lena, sam = (ApiUser(portal, n) for n in ("alice", "lena", "sam"))
+    alice, lena, sam = (ApiUser(flow_portal, n) for n in ("alice", "lena", "sam"))
     pk = submitted_claim(alice, "Taxi")
     assert queue(sam) == []
     period = {"starts": TODAY.isoformat(), "ends": (TODAY + dt.timedelta(days=3)).isoformat()}
@@ -207,7 +191,7 @@ def test_delegation_lets_a_substitute_act_on_behalf(portal: Any) -> None:
     rows = queue(sam)
     assert [(r["id"], [(a["name"], a["on_behalf_of"]) for a in r["actions"]]) for r in rows] \
         == [(pk, [("lead_approve", "lena"), ("reject", "lena")])]
-    web = WebUser(portal, "sam")
+    web = WebUser(flow_portal, "sam")
     assert "on behalf of lena" in text_of(web.get("/my/approvals/"))
     web.post_form(f"/my/approvals/claim/{pk}", {"action": "lead_approve"},
                   form_url="/my/approvals/")
@@ -227,9 +211,9 @@ def test_delegation_lets_a_substitute_act_on_behalf(portal: Any) -> None:
     assert lena.get("/api/v1/my/delegations").get_json()["given"] == []
 
 
-def test_delegation_screen_saves_and_reports_errors(portal: Any) -> None:
+def test_delegation_screen_saves_and_reports_errors(flow_portal: Any) -> None:
     """covers: PL4(delegation self-service screen for every role, errors named by field)"""
-    lea = WebUser(portal, "lea")  # legal: a role with read access only
+    lea = WebUser(flow_portal, "lea")  # legal: a role with read access only
     page = lea.get("/my/delegations/").get_data(as_text=True)
     assert 'name="substitute"' in page
     sam_id = re.search(r'<option value="(\d+)" >sam</option>', page).group(1)
@@ -245,16 +229,16 @@ def test_delegation_screen_saves_and_reports_errors(portal: Any) -> None:
     page = text_of(lea.get(resp.location))
     assert "Delegation saved." in page and ends in page and "running" in page
     for user in ("lena", "alice", "fiona"):
-        assert WebUser(portal, user).get("/my/delegations/").status_code == 200
+        assert WebUser(flow_portal, user).get("/my/delegations/").status_code == 200
 
 
-def test_my_work_is_in_openapi_and_needs_a_login(portal: Any) -> None:
+def test_my_work_is_in_openapi_and_needs_a_login(flow_portal: Any) -> None:
     """covers: PL4(My approvals API documented in OpenAPI) PL10(notifications API)"""
-    client = portal.test_client()
+    client = flow_portal.test_client()
     assert client.get("/api/v1/my/approvals").status_code == 401
     assert client.get("/my/approvals/").status_code == 302  # to the login page
-    add_user(portal, "root", ["Admin"])
-    spec = ApiUser(portal, "root").get("/api/v1/_openapi").get_json()
+    add_user(flow_portal, "root", ["Admin"])
+    spec = ApiUser(flow_portal, "root").get("/api/v1/_openapi").get_json()
     for path in ("approvals", "submissions", "notifications", "notifications/read",
                  "delegations", "delegations/{delegation_id}"):
         assert f"/api/v1/my/{path}" in spec["paths"], sorted(spec["paths"])

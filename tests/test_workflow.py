@@ -10,22 +10,7 @@ from typing import Any
 
 import pytest
 from conftest import ApiUser, WebUser, add_user, csrf_token, write_tree
-from flow_schema import write_flow_schema
 from sqlalchemy import select, text
-
-USERS = (  # name, roles, manager
-    ("lena", ["lead"], None), ("alice", ["clerk"], "lena"), ("bob", ["clerk"], "lena"),
-    ("fiona", ["finance"], "lena"), ("frank", ["finance"], None), ("lea", ["legal"], None),
-    ("sam", ["clerk"], None),
-)
-
-
-@pytest.fixture
-def flow_portal(tmp_path: Path, make_portal: Any, backend: str) -> Any:
-    app = make_portal(write_flow_schema(tmp_path / "schema"), backend=backend)
-    for name, roles, manager in USERS:
-        add_user(app, name, roles, manager=manager)
-    return app
 
 
 def new_claim(user: ApiUser, amount: Any = "1200.00", **extra: Any) -> int:

@@ -41,6 +41,7 @@ from portal.web.access_columns import PerUserColumns, PerUserSchema, hidden_fiel
 from portal.web.fast_rison import FastRisonModelRestApi
 from portal.web.history import history_rows
 from portal.web.i18n import LazyLabel, current_locale
+from portal.web.json_body import json_object
 from portal.web.records import (
     RecordInvalid,
     changed_fields,
@@ -548,12 +549,9 @@ class EntityRestApi(EntityMixin, FastRisonModelRestApi):
         item = self.datamodel.get(pk, self._base_filters)
         if not item:
             return self.response_404()
-        body: Any = request.get_json(silent=True) if request.get_data() else {}
-        if not isinstance(body, dict):
-            return self.response_400(message="the body must be a JSON object")
-        unknown = sorted(set(body) - {"comment"})
-        if unknown:
-            return self.response_422(message={k: ["Unknown field."] for k in unknown})
+        body, refused = json_object(self, {"comment"}, optional=True)
+        if body is None:
+            return refused
         comment = body.get("comment")
         if comment is not None and not isinstance(comment, str):
             return self.response_422(message={"comment": ["Not a valid string."]})

@@ -11,6 +11,7 @@ from flask_appbuilder.api import BaseApi, expose, protect, safe
 from portal.engines import inbox
 from portal.engines.delegation import DelegationInvalid, add_delegation, cancel_delegation
 from portal.runtime import request_principal
+from portal.web.json_body import json_object
 from portal.web.my_work_data import (
     MY_WORK,
     approval_rows,
@@ -146,12 +147,9 @@ class MyWorkApi(BaseApi):
             422:
               $ref: '#/components/responses/422'
         """
-        body = request.get_json(silent=True)
-        if not isinstance(body, dict):
-            return self.response_400(message="the body must be a JSON object")
-        unknown = sorted(set(body) - {"ids", "all"})
-        if unknown:
-            return self.response_422(message={k: ["Unknown field."] for k in unknown})
+        body, refused = json_object(self, {"ids", "all"})
+        if body is None:
+            return refused
         ids = body.get("ids")
         if body.get("all") is True:
             ids = None
@@ -217,12 +215,9 @@ class MyWorkApi(BaseApi):
             422:
               $ref: '#/components/responses/422'
         """
-        body = request.get_json(silent=True)
-        if not isinstance(body, dict):
-            return self.response_400(message="the body must be a JSON object")
-        unknown = sorted(set(body) - {"substitute", "starts", "ends"})
-        if unknown:
-            return self.response_422(message={k: ["Unknown field."] for k in unknown})
+        body, refused = json_object(self, {"substitute", "starts", "ends"})
+        if body is None:
+            return refused
         session = self._session()
         try:
             made = add_delegation(session, self._user_id(), body.get("substitute"),
