@@ -69,6 +69,7 @@ class FieldBuilder:
             "help": make_label(opts.get("help")),
             "required": opts.get("required", False), "unique": opts.get("unique", False),
             "index": opts.get("index", False),
+            "renamed_from": tuple(opts.get("renamed_from", ())),
         }
         spec.update(self._sizes(ftype, opts))
         if "pattern" in opts:

@@ -43,6 +43,8 @@ _OPTION_DOCS: Mapping[str, tuple[str, dict[str, Any]]] = MappingProxyType({
     "scale": ("Decimal places (decimal only; default 2).", {"type": "integer", "minimum": 0}),
     "digits": ("Total digits (decimal only; default 18).",
                {"type": "integer", "minimum": 1, "maximum": 38}),
+    "renamed_from": ("The field's earlier name(s): portal migrate renames the column and "
+                     "keeps its data.", {"$ref": "#/$defs/old_names"}),
 })
 
 
@@ -117,6 +119,9 @@ def _entity() -> dict[str, Any]:
             "list": listing,
             "access": {"description": "What each role may do, by role name.", "type": "object",
                        "additionalProperties": access_rule},
+            "renamed_from": _described("The entity's earlier name(s): portal migrate renames "
+                                       "the table and keeps its data.",
+                                       {"$ref": "#/$defs/old_names"}),
         },
     }
 
@@ -249,6 +254,9 @@ def language_json_schema() -> dict[str, Any]:
                   {"$ref": "#/$defs/roles_file"}, {"$ref": "#/$defs/modules_file"}],
         "$defs": {
             "name": {"type": "string", "pattern": NAME_RE.pattern, "maxLength": NAME_MAX},
+            "old_names": {"anyOf": [{"$ref": "#/$defs/name"},
+                                    {"type": "array", "minItems": 1,
+                                     "items": {"$ref": "#/$defs/name"}}]},
             "label": {"description": "A text: a string (English) or a mapping of locale to text.",
                       "anyOf": [label, {"type": "object", "additionalProperties": False,
                                         "properties": {loc: {"type": "string"}

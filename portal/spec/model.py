@@ -155,6 +155,8 @@ class FieldSpec:
     number_format: Optional[NumberFormat] = None
     scale: int = 2
     digits: int = 18
+    #: Earlier names of the field: ``portal migrate`` renames the column and keeps the data.
+    renamed_from: tuple[str, ...] = ()
 
     @property
     def is_relation(self) -> bool:
@@ -210,6 +212,8 @@ class EntitySpec:
     access: Mapping[str, AccessRule] = field(default_factory=lambda: MappingProxyType({}))
     owner: Optional[str] = None
     icon: str = "fa-table"
+    #: Earlier names of the entity: ``portal migrate`` renames the table and keeps the data.
+    renamed_from: tuple[str, ...] = ()
 
     def field(self, name: str) -> FieldSpec:
         """The field called ``name`` (KeyError if there is none)."""

@@ -113,7 +113,31 @@ class _EntityResolver:
                             what="title")
         self._list()
         self._access()
+        self._old_names()
         return replace(self.spec, fields=MappingProxyType(fields), owner=owner)
+
+    def _old_names(self) -> None:
+        """``renamed_from`` names must be free: an old name still in use would be two
+        things at once, and one old name cannot become two fields or entities."""
+        for old in self.spec.renamed_from:
+            if old in self.entities or old == self.spec.name:
+                self.rep.add(("renamed_from",), "bad-ref",
+                             f"'{old}' is still an entity; an old name must be free")
+            for other in self.entities.values():
+                if other is not self.draft and old in other.spec.renamed_from:
+                    self.rep.add(("renamed_from",), "bad-ref",
+                                 f"entity '{other.spec.name}' was also renamed from '{old}'")
+        claimed: dict[str, str] = {}
+        for f in self.spec.fields.values():
+            for old in f.renamed_from:
+                path = ("fields", f.name, "renamed_from")
+                if old in self.spec.fields or old == f.name:
+                    self.rep.add(path, "bad-ref", f"'{old}' is still a field of "
+                                                  f"'{self.spec.name}'; an old name must be free")
+                elif old in claimed:
+                    self.rep.add(path, "bad-ref", f"field '{claimed[old]}' was also renamed "
+                                                  f"from '{old}'")
+                claimed.setdefault(old, f.name)
 
     def _keys(self) -> set[str]:
         data = self.draft.doc.data

@@ -25,6 +25,7 @@ from portal.spec.model import (
     SCOPES,
     TEXT_TYPES,
 )
+from portal.spec.reserved import NAME_RE
 from portal.spec.suggest import suggest
 
 Path = tuple[Any, ...]
@@ -32,7 +33,8 @@ Path = tuple[Any, ...]
 # ---------------------------------------------------------------------------------------------
 # Which options each field type takes (one source of truth for validation and the JSON Schema).
 
-COMMON_OPTIONS: tuple[str, ...] = ("type", "label", "help", "required", "index")
+COMMON_OPTIONS: tuple[str, ...] = ("type", "label", "help", "required", "index",
+                                   "renamed_from")
 OPTION_TYPES: Mapping[str, frozenset[str]] = MappingProxyType({
     "unique": frozenset(FIELD_TYPES) - {"bool", "text", "file", "children", "many"},
     "default": frozenset(FIELD_TYPES) - {"children", "many", "file", "number"},
@@ -198,6 +200,22 @@ class ScopeName(Strict):
         return value
 
 
+class OldNames(Strict):
+    """``renamed_from``: one earlier name, or a list of them (oldest last)."""
+
+    kind = "a name or a list of names"
+
+    def check(self, value: Any) -> bool:
+        return isinstance(value, (str, list)) and value not in ("", [])
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
+        value = super()._deserialize(value, attr, data, **kwargs)
+        names = [value] if isinstance(value, str) else value
+        if not all(isinstance(n, str) and NAME_RE.match(n) for n in names):
+            raise fail("bad-value", f"expected lowercase names, got {describe(value)}")
+        return tuple(names)
+
+
 class NameList(Strict):
     """A list of names."""
 
@@ -323,6 +341,7 @@ class FieldSchema(DocSchema):
     format = Text()
     scale = Whole(minimum=0)
     digits = Whole(minimum=1)
+    renamed_from = OldNames()
 
 
 class ListSchema(DocSchema):
@@ -356,6 +375,7 @@ class EntitySchema(DocSchema):
     fields_ = mapping_of(FieldSchema, "fields", required=True, entry=FIELD_ENTRY)
     list = mf.Nested(ListSchema, error_messages={"null": expected("a mapping")})
     access = mapping_of(AccessSchema, "access")
+    renamed_from = OldNames()
 
 
 class RoleSchema(DocSchema):

@@ -116,6 +116,7 @@ def validate_entity(doc: Document, folder_module: str | None, *,
         fields=MappingProxyType(fields), list=_list(valid.get("list") or {}),
         access=MappingProxyType(_access(rep, valid.get("access") or {})), owner=owner,
         icon=valid.get("icon") or DEFAULT_ICON,
+        renamed_from=tuple(valid.get("renamed_from") or ()),
     )
     fields_ok = isinstance(data, dict) and isinstance(data.get("fields"), dict)
     return EntityDraft(spec, doc, frozenset(broken), lowercase, fields_ok), rep.errors
