@@ -31,6 +31,10 @@ RATELIMIT_STORAGE_URI = os.environ.get("PORTAL_RATELIMIT_STORAGE_URI", "memory:/
 MAX_UPLOAD_BYTES = int(os.environ.get("PORTAL_MAX_UPLOAD_BYTES", str(20 * 1024 * 1024)))
 #: Name shown in the navigation bar.
 APP_NAME = os.environ.get("PORTAL_APP_NAME", "CRM Portal")
+#: When the database is behind the YAML at start-up: "off" refuses to start and prints the
+#: command to run; "safe" applies safe changes (new entities, optional fields, indexes,
+#: longer strings, new enum values) by itself and still refuses on anything else.
+AUTO_MIGRATE = os.environ.get("PORTAL_AUTO_MIGRATE", "off")
 
 # Email for notifications (approvals, decisions, ``notify`` effects). Off while SMTP_HOST is
 # empty; ``portal mail --test ADDRESS`` checks the settings, ``portal mail --retry`` re-sends.

@@ -28,6 +28,8 @@ with startup_gc(freeze=True):
     from portal.engines.scoping import install_read_scopes
     from portal.generators.models import build_models
     from portal.generators.screens import build_screens
+    from portal.migrate.snapshot import snapshot
+    from portal.migrate.startup import database_state, record_first_start, settle
     from portal.routing import LazyBuilderRule
     from portal.runtime import PortalRuntime, acting_principal, request_principal
     from portal.security_generation import install_generation_triggers
@@ -104,12 +106,19 @@ def _build_app(config: dict[str, Any]) -> Flask:
 
         appbuilder = PortalAppBuilder(update_perms=False)
         appbuilder.init_app(app, db.session)
+        shape = snapshot(registry)
         with ddl_transaction(db.engine) as conn:
             Model.metadata.create_all(conn)  # the portal's system tables, if FAB did not
             add_missing_columns(conn, list(Model.metadata.tables.values()))
             protect_audit_table(conn)
             install_generation_triggers(conn, Model.metadata.tables)
-            missing = missing_tables(conn, models.metadata)
+            state = database_state(conn, models.metadata, shape)
+            missing = missing_tables(conn, models.metadata) \
+                if state in ("current", "fresh") else []
+        if state in ("behind", "unrecorded"):  # raises SchemaBehind unless nothing to decide
+            log.info("schema: %s", settle(db.engine, registry, models.metadata,
+                                          config["SCHEMA_DIR"], backup_dir(config),
+                                          config.get("AUTO_MIGRATE", "off")))
         # Missing entity tables are created while the screens are built and registered: the
         # database runs the DDL (most of a first start on PostgreSQL) while Python builds
         # classes and routes, which touch no table. Nothing else is written until it is done.
@@ -121,6 +130,8 @@ def _build_app(config: dict[str, Any]) -> Flask:
             register_entities(appbuilder, registry, classes)
             if tables is not None:
                 tables.result()
+        if state == "fresh":
+            record_first_start(db.engine, shape, config["SCHEMA_DIR"])
         register_system_views(appbuilder)
         appbuilder.sm.limiter.limit(config["AUTH_RATE_LIMIT"], methods=["POST"])(
             _security_api_blueprint(app))
@@ -132,6 +143,11 @@ def _build_app(config: dict[str, Any]) -> Flask:
         report = apply_permission_plan(appbuilder, permission_plan(appbuilder, registry))
         log.info("permissions synced: %s", report)
     return app
+
+
+def backup_dir(config: Mapping[str, Any]) -> Path:
+    """Where ``portal migrate --drop`` writes the CSV backups of what it drops."""
+    return Path(config["INSTANCE_DIR"]) / "backups"
 
 
 def _security_api_blueprint(app: Flask) -> Any:

@@ -29,9 +29,13 @@ def _schema_dir(option: Optional[str]) -> Path:
 
 def _app() -> Any:
     from portal.app_factory import create_app
+    from portal.migrate.startup import SchemaBehind
 
     try:
         return create_app()
+    except SchemaBehind as exc:
+        click.echo(f"the portal cannot start: {exc}", err=True)
+        sys.exit(1)
     except SpecErrors as exc:
         for error in exc.errors:
             click.echo(str(error), err=True)
@@ -117,6 +121,38 @@ def demo() -> None:
             click.echo(f"demo data not loaded: {exc}", err=True)
             sys.exit(1)
     click.echo(summary)
+
+
+@portal.command(help="Show (the default) or apply what the YAML asks of the database.")
+@click.option("--plan", "mode", flag_value="plan", default=True,
+              help="Show the plan; change nothing (the default).")
+@click.option("--apply", "mode", flag_value="apply", help="Apply the plan in one transaction.")
+@click.option("--history", "mode", flag_value="history", help="List the applied migrations.")
+@click.option("--drop", is_flag=True,
+              help="Drop the columns and tables of removed fields and entities (a CSV backup "
+                   "of what is dropped is written first).")
+@click.option("--by", "who", default=None, help="Who runs it (default: the system user).")
+def migrate(mode: str, drop: bool, who: Optional[str]) -> None:
+    """``portal migrate [--plan|--apply|--history] [--drop]``."""
+    import getpass
+
+    from portal.migrate_command import MigrationSetup
+
+    try:
+        setup = MigrationSetup.from_settings(load_settings({"DEBUG": True}))
+    except ConfigError as exc:
+        click.echo(f"configuration error: {exc}", err=True)
+        sys.exit(1)
+    except SpecErrors as exc:
+        for error in exc.errors:
+            click.echo(str(error), err=True)
+        click.echo(f"{len(exc.errors)} error(s) in the YAML: fix them first.", err=True)
+        sys.exit(1)
+    try:
+        code = setup.run(mode, drop, who or getpass.getuser(), click.echo)
+    finally:
+        setup.close()
+    sys.exit(code)
 
 
 @portal.command(help="Run the portal: the development server, or gunicorn with --workers N.")

@@ -31,6 +31,8 @@ def load_settings(overrides: Optional[Mapping[str, Any]] = None) -> dict[str, An
                 "throw-away key in development)."
             )
         secret = secrets.token_hex(32)
+    if values.get("AUTO_MIGRATE", "off") not in ("off", "safe"):
+        raise ConfigError(f"PORTAL_AUTO_MIGRATE is '{values['AUTO_MIGRATE']}'; use off or safe")
     locale = values.get("DEFAULT_LOCALE", "en")
     if locale not in LANGUAGES:
         raise ConfigError(f"PORTAL_DEFAULT_LOCALE is '{locale}'; use one of: "

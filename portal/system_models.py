@@ -259,3 +259,34 @@ class Notification(Model):
 #: ``session.info`` key listing the ids of notifications written in the session's current
 #: transaction, for whatever delivers them after commit (email).
 NEW_NOTIFICATIONS = "portal_new_notifications"
+
+
+class SchemaVersion(Model):
+    """One applied ``portal migrate`` (or the first start that created the tables): the
+    structure it brought the database to, the YAML it came from, who ran it and when."""
+
+    __tablename__ = "portal_schema_version"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    applied_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+    applied_by: Mapped[str] = mapped_column(String(128), nullable=False)
+    #: sha256 of the YAML files' text, and of the compiled structure the database matches.
+    yaml_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    structure_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    #: The compiled structure as JSON: what the next migration compares types and enums with.
+    snapshot: Mapped[str] = mapped_column(Text, nullable=False)
+    #: What was done, one line per step.
+    steps: Mapped[str] = mapped_column(Text, nullable=False, default="")
+
+
+class SchemaRename(Model):
+    """A table or column renamed by ``portal migrate`` (``renamed_from`` in the YAML). The
+    audit trail, which can never be rewritten, is read through these: a record's history
+    stays attached under its new names."""
+
+    __tablename__ = "portal_schema_rename"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8), nullable=False)  # "entity" or "field"
+    entity: Mapped[str] = mapped_column(String(64), nullable=False)  # its name after the rename
+    old_name: Mapped[str] = mapped_column(String(64), nullable=False)
+    new_name: Mapped[str] = mapped_column(String(64), nullable=False)
+    at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)

@@ -25,12 +25,15 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, object_session, relationship
 
 from portal.dbtypes import ExactDecimal
-from portal.spec.model import DynamicDefault, EntitySpec, FieldSpec, Registry
+from portal.spec.model import (
+    DEFAULT_TEXT_LENGTHS,
+    DynamicDefault,
+    EntitySpec,
+    FieldSpec,
+    Registry,
+)
 from portal.system_models import Attachment, PortalUser, utcnow
 
-#: Length of the stored text per type when the YAML gives no ``max``.
-DEFAULT_LENGTHS = {"string": 255, "email": 254, "phone": 40, "url": 2048, "enum": 64,
-                   "number": 64}
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -146,7 +149,7 @@ def _build_entity(base: type, entity: EntitySpec, registry: Registry,
         else:
             static_default = None if isinstance(f.default, DynamicDefault) else f.default
             attrs[f.name] = Column(
-                f.name, _column_type(f), nullable=not f.required or f.type == "number",
+                f.name, column_type(f), nullable=not f.required or f.type == "number",
                 unique=f.unique or f.type == "number", index=f.index and not f.unique,
                 default=static_default,
             )
@@ -200,9 +203,10 @@ def _many_to_one(f: FieldSpec, col: Column, entity: EntitySpec, registry: Regist
     return relationship(_target(classes, f.target), foreign_keys=[col])
 
 
-def _column_type(f: FieldSpec) -> Any:
+def column_type(f: FieldSpec) -> Any:
+    """The SQL type of a stored field (not links, users, files, children, many)."""
     if f.type in {"string", "email", "phone", "url", "enum", "number"}:
-        return String(f.max_length or f.length or DEFAULT_LENGTHS[f.type])
+        return String(f.max_length or f.length or DEFAULT_TEXT_LENGTHS[f.type])
     if f.type == "text":
         return Text()
     if f.type == "int":

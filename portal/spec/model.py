@@ -37,6 +37,9 @@ FIELD_TYPES: tuple[str, ...] = (
 )
 #: Types whose value is text typed by a person (length options apply).
 TEXT_TYPES: frozenset[str] = frozenset({"string", "text", "email", "phone", "url"})
+#: Column length of text fields whose YAML gives no ``max`` or ``length``.
+DEFAULT_TEXT_LENGTHS: Mapping[str, int] = MappingProxyType({
+    "string": 255, "email": 254, "phone": 40, "url": 2048, "enum": 64, "number": 64})
 #: Types with an ordered value (min/max options bound the value).
 ORDERED_TYPES: frozenset[str] = frozenset({"int", "decimal", "money", "date", "datetime"})
 #: Types that point at another entity.
