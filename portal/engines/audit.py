@@ -18,7 +18,7 @@ from sqlalchemy.orm import attributes
 
 from portal.engines.access import Principal
 from portal.spec.model import EntitySpec
-from portal.system_models import AuditLog, utcnow
+from portal.system_models import AuditLog, SchemaRename, utcnow
 
 _LOG = AuditLog.__table__
 
@@ -140,13 +140,68 @@ def write_entries(conn: Connection, rows: list[dict[str, Any]]) -> None:
         conn.execute(insert(_LOG), rows)
 
 
+class Renames:
+    """The renames ``portal migrate`` carried out, read from ``portal_schema_rename``: the
+    audit trail keeps the names a change was made under, and is read through these."""
+
+    def __init__(self, rows: Iterable[Any]) -> None:
+        self.entities: dict[str, str] = {}
+        self.fields: dict[tuple[str, str], str] = {}
+        for kind, entity, old, new in rows:
+            if kind == "entity":
+                self.entities[old] = new
+            else:
+                self.fields[(entity, old)] = new
+
+    def entity_now(self, name: str) -> str:
+        """The current name of an entity once called ``name``."""
+        seen = {name}
+        while name in self.entities and self.entities[name] not in seen:
+            name = self.entities[name]
+            seen.add(name)
+        return name
+
+    def names_of(self, entity: str) -> list[str]:
+        """Every name ``entity`` has had, itself first."""
+        return [entity, *(old for old in self.entities if old != entity and
+                          self.entity_now(old) == entity)]
+
+    def field_now(self, entity: str, name: str) -> str:
+        """The current name of a field of ``entity`` once called ``name``."""
+        seen = {name}
+        while True:
+            renamed = next((new for (e, old), new in self.fields.items()
+                            if old == name and self.entity_now(e) == entity), None)
+            if renamed is None or renamed in seen:
+                return name
+            name = renamed
+            seen.add(name)
+
+
+def renames(conn: Connection) -> Renames:
+    """The recorded renames (none on a database that was never migrated)."""
+    return Renames(conn.execute(select(SchemaRename.kind, SchemaRename.entity,
+                                       SchemaRename.old_name, SchemaRename.new_name)
+                                .order_by(SchemaRename.id)))
+
+
 def history(conn: Connection, entity: str, record_id: int) -> list[dict[str, Any]]:
     """A record's audit entries and those of its inline child rows, newest first, with
-    ``changes`` decoded."""
-    own = (_LOG.c.entity == entity) & (_LOG.c.record_id == record_id)
-    rows_of = (_LOG.c.parent_entity == entity) & (_LOG.c.parent_id == record_id)
+    ``changes`` decoded; entries made under earlier names of the entity or its fields are
+    given the current ones."""
+    names = renames(conn)
+    called = names.names_of(entity)
+    own = _LOG.c.entity.in_(called) & (_LOG.c.record_id == record_id)
+    rows_of = _LOG.c.parent_entity.in_(called) & (_LOG.c.parent_id == record_id)
     result = conn.execute(select(_LOG).where(own | rows_of).order_by(_LOG.c.id.desc()))
-    return [dict(row._mapping, changes=json.loads(row.changes)) for row in result]
+    entries = []
+    for row in result:
+        now = names.entity_now(row.entity)
+        changes = {names.field_now(now, k): v for k, v in json.loads(row.changes).items()}
+        entries.append(dict(row._mapping, entity=now, changes=changes,
+                            parent_entity=names.entity_now(row.parent_entity)
+                            if row.parent_entity else None))
+    return entries
 
 
 _SQLITE_GUARDS = tuple(

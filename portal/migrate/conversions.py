@@ -149,7 +149,8 @@ def conversion(old: Mapping[str, Any], new: Mapping[str, Any]) -> Optional[Conve
         return to_text
     if after in {"decimal", "money"}:
         scale, digits = new.get("scale") or 2, new.get("digits") or 18
-        if before == after and (old.get("scale"), old.get("digits")) == (scale, digits):
+        if before == after and (old.get("scale") or 2, old.get("digits") or 18) == \
+                (scale, digits):
             return None
         if before in TEXT_TYPES | {"int", "decimal", "money"}:
             return lambda value: _decimal(value, scale, digits)
