@@ -14,7 +14,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from portal.generators.models import EntityModels, build_models
-from portal.migrate import runner
+from portal.migrate import runner, versions
 from portal.migrate.planner import Plan
 from portal.migrate.runner import MigrationRefused
 from portal.migrate.steps import BLOCKED, DROP, REVIEW, SAFE
@@ -82,7 +82,7 @@ class MigrationSetup:
         return 0
 
     def _history(self, echo: Echo) -> int:
-        rows = runner.history(self.engine)
+        rows = versions.history(self.engine)
         if not rows:
             echo("no migration recorded yet")
         for row in rows:

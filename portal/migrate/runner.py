@@ -10,21 +10,21 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Optional
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from portal.migrate import steps
 from portal.migrate.planner import Plan, make_plan
-from portal.migrate.snapshot import snapshot, structure_hash, yaml_hash
+from portal.migrate.snapshot import snapshot, yaml_hash
 from portal.migrate.steps import BLOCKED, DROP, KEEP, SAFE, Step
+from portal.migrate.versions import previous_snapshot, record
 from portal.spec.model import Registry
-from portal.system_models import SchemaRename, SchemaVersion, utcnow
+from portal.system_models import SchemaRename, utcnow
 
 #: System tables that name entities (and fields) in their rows: renames follow into them.
 #: The audit trail is not among them: it can never be rewritten, and is read through the
@@ -74,18 +74,6 @@ def migration_connection(engine: Engine) -> Iterator[Connection]:
             if sqlite:
                 conn.exec_driver_sql("PRAGMA foreign_keys=ON")
                 conn.commit()
-
-
-def latest_version(conn: Connection) -> Optional[Any]:
-    """The last migration recorded, None when there is none."""
-    return conn.execute(sa.select(SchemaVersion).order_by(SchemaVersion.id.desc())
-                        .limit(1)).first()
-
-
-def previous_snapshot(conn: Connection) -> Optional[Mapping[str, Any]]:
-    """The structure the database was last migrated to."""
-    latest = latest_version(conn)
-    return json.loads(latest.snapshot) if latest is not None else None
 
 
 def plan_only(engine: Engine, registry: Registry, metadata: sa.MetaData,
@@ -180,23 +168,3 @@ def _follow_renames(conn: Connection, plan: Plan) -> None:
             elif has_field:
                 conn.execute(target.update().where(target.c.entity == entity,
                                                    target.c.field == old).values(field=new))
-
-
-def record(conn: Connection, shape: Mapping[str, Any], source_hash: str, who: str,
-           lines: list[str]) -> None:
-    """Record a migration (or the first start) as the database's current structure."""
-    conn.execute(sa.insert(SchemaVersion).values(
-        applied_at=utcnow(), applied_by=who[:128], yaml_hash=source_hash,
-        structure_hash=structure_hash(dict(shape)),
-        snapshot=json.dumps(shape, sort_keys=True, ensure_ascii=False),
-        steps="\n".join(lines)))
-
-
-def history(engine: Engine) -> list[dict[str, Any]]:
-    """Every recorded migration, oldest first."""
-    with engine.connect() as conn:
-        rows = conn.execute(sa.select(SchemaVersion.id, SchemaVersion.applied_at,
-                                      SchemaVersion.applied_by, SchemaVersion.yaml_hash,
-                                      SchemaVersion.structure_hash, SchemaVersion.steps)
-                            .order_by(SchemaVersion.id))
-        return [dict(r._mapping) for r in rows]

@@ -15,8 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from portal.migrate import runner
-from portal.migrate.planner import Plan
+from portal.migrate import versions
 from portal.migrate.snapshot import structure_hash, yaml_hash
 from portal.migrate.steps import BLOCKED, SAFE
 from portal.spec.model import Registry
@@ -32,7 +31,7 @@ class SchemaBehind(Exception):
 def database_state(conn: Connection, metadata: sa.MetaData, shape: dict[str, Any]) -> str:
     """``current`` (matches the YAML), ``fresh`` (no entity table yet), ``behind`` (an
     older recorded structure) or ``unrecorded`` (tables from before migrations existed)."""
-    latest = runner.latest_version(conn)
+    latest = versions.latest_version(conn)
     if latest is not None:
         return "current" if latest.structure_hash == structure_hash(shape) else "behind"
     existing = set(sa.inspect(conn).get_table_names())
@@ -42,11 +41,11 @@ def database_state(conn: Connection, metadata: sa.MetaData, shape: dict[str, Any
 def record_first_start(engine: Engine, shape: dict[str, Any], schema_dir: Path) -> None:
     """Record the structure a fresh database was just created with."""
     with engine.begin() as conn:
-        runner.record(conn, shape, yaml_hash(schema_dir), "first start",
+        versions.record(conn, shape, yaml_hash(schema_dir), "first start",
                       ["create every table"])
 
 
-def describe(plan: Plan) -> str:
+def describe(plan: Any) -> str:
     """The plan's changes, one per line, with what to do about them."""
     lines = plan.lines()
     if plan.blocked:
@@ -61,6 +60,8 @@ def settle(engine: Engine, registry: Registry, metadata: sa.MetaData, schema_dir
            backup_dir: Path, auto: str) -> str:
     """Bring a ``behind`` or ``unrecorded`` database level with the YAML if that needs no
     decision; what was done. Raises :class:`SchemaBehind` with the plan otherwise."""
+    from portal.migrate import runner  # the planner and Alembic: only when needed
+
     plan = runner.plan_only(engine, registry, metadata)
     if not plan.changes:
         runner.apply(engine, registry, metadata, schema_dir, "start-up (nothing to change)",

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any, Optional
 
 import sqlalchemy as sa
-from alembic.operations import Operations
 from sqlalchemy.engine import Connection
 
 #: How a step may be applied.
@@ -49,8 +48,10 @@ class Step:
         return "\n".join([head, *(f"      {p}" for p in self.problems)])
 
 
-def operations(conn: Connection) -> Operations:
-    """Alembic's operations on ``conn`` (inside the migration's transaction)."""
+def operations(conn: Connection) -> Any:
+    """Alembic's ``Operations`` on ``conn`` (inside the migration's transaction); Alembic is
+    imported here, so that a start-up with nothing to migrate does not load it."""
+    from alembic.operations import Operations
     from alembic.runtime.migration import MigrationContext
 
     return Operations(MigrationContext.configure(conn))
