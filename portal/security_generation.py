@@ -75,8 +75,11 @@ def _trigger_ddl(dialect: str, tables: Mapping[str, Table]) -> dict[str, str]:
 def _existing_triggers(conn: Connection) -> dict[str, str]:
     """``{trigger name: its table}`` of the portal's generation triggers."""
     if conn.dialect.name == "postgresql":
+        # Only this schema's: another portal's schema in the same database has its own.
         query = ("SELECT t.tgname, c.relname FROM pg_trigger t JOIN pg_class c "
-                 "ON c.oid = t.tgrelid WHERE NOT t.tgisinternal AND t.tgname LIKE :prefix")
+                 "ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+                 "WHERE NOT t.tgisinternal AND t.tgname LIKE :prefix "
+                 "AND n.nspname = current_schema()")
     else:
         query = "SELECT name, tbl_name FROM sqlite_master WHERE type = 'trigger' " \
                 "AND name LIKE :prefix"

@@ -11,7 +11,7 @@ transaction back afterwards; ``--apply`` carries out the remaining steps and com
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -22,7 +22,7 @@ from sqlalchemy.engine import Connection
 
 from portal.generators.models import column_type
 from portal.migrate import steps
-from portal.migrate.conversions import Lossy, Unsupported, conversion
+from portal.migrate.conversions import REFERENCE_TYPES, Lossy, Unsupported, conversion
 from portal.migrate.steps import BLOCKED, DROP, KEEP, MAX_LISTED_ROWS, REVIEW, SAFE, Step
 from portal.spec.model import DynamicDefault, FieldSpec, Registry, SourcePos
 
@@ -72,17 +72,19 @@ def _physical(entity: str, name: str, f: Mapping[str, Any]) -> tuple[str, str] |
 
 class Planner:
     """Builds the plan on ``conn`` for ``registry`` (whose models are ``metadata``), given
-    the snapshot of the last migration (``previous``, None for a database older than
-    migrations)."""
+    the snapshots of the recorded migrations (``earlier``, newest first; empty for a database
+    older than migrations). Older snapshots matter: a table or column kept hidden by one
+    migration is still known to the next ones (to drop it, or to convert it when its field
+    comes back with another type)."""
 
     def __init__(self, conn: Connection, registry: Registry, metadata: sa.MetaData,
-                 current: Mapping[str, Any], previous: Optional[Mapping[str, Any]],
+                 current: Mapping[str, Any], earlier: Sequence[Mapping[str, Any]],
                  drop: bool) -> None:
         self.conn = conn
         self.registry = registry
         self.metadata = metadata
         self.current = current["entities"]
-        self.previous: Mapping[str, Any] = (previous or {}).get("entities", {})
+        self.earlier = [shape.get("entities", {}) for shape in earlier]
         self.drop = drop
         self.plan = Plan()
         #: current entity -> its name in ``previous``; (entity, field) -> previous field name
@@ -164,11 +166,25 @@ class Planner:
     def _known_tables(self) -> set[str]:
         """Entity tables now, and those of the last migration (removed entities)."""
         known = set(self.metadata.tables)
-        for entity, shape in self.previous.items():
-            known.add(entity)
-            known.update(f"{entity}__{n}" for n, f in shape["fields"].items()
-                         if f["type"] == "many")
+        for entities in self.earlier:
+            for entity, shape in entities.items():
+                known.add(entity)
+                known.update(f"{entity}__{n}" for n, f in shape["fields"].items()
+                             if f["type"] == "many")
         return known
+
+    def _last_shape(self, entity: str, field_name: str) -> Optional[Mapping[str, Any]]:
+        """The field as the newest snapshot that has it recorded it (under its names then)."""
+        entity_names = dict.fromkeys([self.old_entity.get(entity, entity), entity])
+        field_names = dict.fromkeys([self.old_field.get((entity, field_name), field_name),
+                                     field_name])
+        for entities in self.earlier:
+            for e in entity_names:
+                fields = entities.get(e, {}).get("fields", {})
+                for f in field_names:
+                    if f in fields:
+                        return fields[f]
+        return None
 
     def _compare(self) -> None:
         known = self._known_tables()
@@ -323,12 +339,11 @@ class Planner:
     def _retypes(self) -> None:
         tables = self._tables()
         for name, shape in self.current.items():
-            before = self.previous.get(self.old_entity.get(name, name))
-            if before is None or name not in tables:
+            if name not in tables:
                 continue
             columns = self._columns(name)
             for fname, new in shape["fields"].items():
-                old = before["fields"].get(self.old_field.get((name, fname), fname))
+                old = self._last_shape(name, fname)
                 where = _physical(name, fname, new)
                 if old is None or where is None or new["type"] == "many":
                     continue
@@ -348,6 +363,8 @@ class Planner:
                                         f"to {new['type']}", BLOCKED, column,
                                         problems=[str(exc)]))
             return
+        if convert is None and new["type"] in REFERENCE_TYPES:
+            return  # the same reference: an id column either way
         old_type = column_type(_field(fname, old))
         new_type = column_type(_field(fname, new))
         if convert is None:
@@ -414,9 +431,10 @@ def _describe(shape: Mapping[str, Any]) -> str:
 
 
 def make_plan(conn: Connection, registry: Registry, metadata: sa.MetaData,
-              current: Mapping[str, Any], previous: Optional[Mapping[str, Any]],
+              current: Mapping[str, Any], earlier: Sequence[Mapping[str, Any]],
               drop: bool = False) -> Plan:
-    """The plan for ``registry`` on ``conn`` (renames are carried out on ``conn``)."""
-    return Planner(conn, registry, metadata, current, previous, drop).run()
+    """The plan for ``registry`` on ``conn`` (renames are carried out on ``conn``), given the
+    recorded snapshots, newest first."""
+    return Planner(conn, registry, metadata, current, earlier, drop).run()
 
 

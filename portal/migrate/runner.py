@@ -22,7 +22,7 @@ from portal.migrate import steps
 from portal.migrate.planner import Plan, make_plan
 from portal.migrate.snapshot import snapshot, yaml_hash
 from portal.migrate.steps import BLOCKED, DROP, KEEP, SAFE, Step
-from portal.migrate.versions import previous_snapshot, record
+from portal.migrate.versions import record, snapshots
 from portal.spec.model import Registry
 from portal.system_models import SchemaRename, utcnow
 
@@ -81,7 +81,7 @@ def plan_only(engine: Engine, registry: Registry, metadata: sa.MetaData,
     """The plan, computed on the live database and rolled back: nothing changes."""
     with migration_connection(engine) as conn:
         return make_plan(conn, registry, metadata, snapshot(registry),
-                         previous_snapshot(conn), drop)
+                         snapshots(conn), drop)
 
 
 def apply(engine: Engine, registry: Registry, metadata: sa.MetaData, schema_dir: Path,
@@ -91,7 +91,7 @@ def apply(engine: Engine, registry: Registry, metadata: sa.MetaData, schema_dir:
     ``only_safe`` and a change is not safe."""
     with migration_connection(engine) as conn:
         shape = snapshot(registry)
-        plan = make_plan(conn, registry, metadata, shape, previous_snapshot(conn), drop)
+        plan = make_plan(conn, registry, metadata, shape, snapshots(conn), drop)
         if plan.blocked:
             raise MigrationRefused(f"{len(plan.blocked)} step(s) cannot be applied", plan)
         if only_safe and not plan.only(SAFE):

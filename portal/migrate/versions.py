@@ -20,10 +20,10 @@ def latest_version(conn: Connection) -> Optional[Any]:
                         .limit(1)).first()
 
 
-def previous_snapshot(conn: Connection) -> Optional[Mapping[str, Any]]:
-    """The structure the database was last migrated to."""
-    latest = latest_version(conn)
-    return json.loads(latest.snapshot) if latest is not None else None
+def snapshots(conn: Connection) -> list[Mapping[str, Any]]:
+    """Every recorded structure, newest first."""
+    return [json.loads(text) for text in conn.execute(
+        sa.select(SchemaVersion.snapshot).order_by(SchemaVersion.id.desc())).scalars()]
 
 
 def record(conn: Connection, shape: Mapping[str, Any], source_hash: str, who: str,
