@@ -115,6 +115,7 @@ def test_a_behind_database_stops_the_start_with_the_plan(versions: Versions) -> 
     with pytest.raises(SchemaBehind) as refused:
         versions.portal(renamed, AUTO_MIGRATE="safe")
     assert "[review] rename column customer.code to ref" in str(refused.value)
+    assert "PORTAL_AUTO_MIGRATE=safe applies only the [safe] ones" in str(refused.value)
     with pytest.raises(ConfigError, match="PORTAL_AUTO_MIGRATE"):
         versions.portal(safe, AUTO_MIGRATE="yes")
 

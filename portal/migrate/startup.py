@@ -72,7 +72,10 @@ def settle(engine: Engine, registry: Registry, metadata: sa.MetaData, schema_dir
         runner.apply(engine, registry, metadata, schema_dir,
                      "start-up (PORTAL_AUTO_MIGRATE=safe)", backup_dir, only_safe=True)
         return "applied"
-    why = "" if auto == "safe" else \
-        " (PORTAL_AUTO_MIGRATE=safe would apply safe changes by itself)" if safe_only else ""
+    if auto == "safe":
+        why = " (PORTAL_AUTO_MIGRATE=safe applies only the [safe] ones)"
+    else:
+        why = " (all safe: PORTAL_AUTO_MIGRATE=safe would apply them by itself)" \
+            if safe_only else ""
     raise SchemaBehind(f"the database is behind the YAML: {len(plan.changes)} change(s) to "
                        f"apply{why}:\n{describe(plan)}")
