@@ -155,6 +155,37 @@ def migrate(mode: str, drop: bool, who: Optional[str]) -> None:
     sys.exit(code)
 
 
+@portal.command(name="import", help="Import a CSV or XLSX file into an entity: a dry run that "
+                                     "reports every problem, unless --apply.")
+@click.argument("entity")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--mapping", help="An import mapping's name (schemas/imports/) or a YAML file; "
+                                "default: columns guessed from the field labels.")
+@click.option("--apply", is_flag=True, help="Write the rows (all of them, or none).")
+@click.option("--as", "username", help="The user the records are created by.")
+def import_(entity: str, file: Path, mapping: Optional[str], apply: bool,
+            username: Optional[str]) -> None:
+    """``portal import ENTITY FILE [--mapping M] [--apply] [--as USER]``."""
+    from portal.import_command import ImportFailed, echo_report, import_file
+
+    app = _running_app()
+    with app.app_context():
+        state = {"done": 0}
+        with click.progressbar(length=1, label="importing", file=sys.stderr) as bar:
+            def progress(done: int, total: int) -> None:
+                bar.length = max(total, 1)
+                bar.update(done - state["done"])
+                state["done"] = done
+
+            try:
+                report = import_file(app, entity, file, mapping, apply, username, progress)
+            except ImportFailed as exc:
+                click.echo(f"import not started: {exc}", err=True)
+                sys.exit(1)
+    echo_report(report, click.echo)
+    sys.exit(1 if report.problem_count else 0)
+
+
 @portal.command(help="Run the portal: the development server, or gunicorn with --workers N.")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)

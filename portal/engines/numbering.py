@@ -23,9 +23,18 @@ def next_number(conn: Connection, entity: str, field: str, fmt: NumberFormat,
                 today: dt.date) -> str:
     """Take the next number of ``entity.field`` for ``today``'s period, inside ``conn``'s
     transaction."""
+    return next_numbers(conn, entity, field, fmt, today, 1)[0]
+
+
+def next_numbers(conn: Connection, entity: str, field: str, fmt: NumberFormat,
+                 today: dt.date, count: int) -> list[str]:
+    """Take the next ``count`` numbers at once (one UPDATE: an import of many records)."""
+    if count <= 0:
+        return []
     period = fmt.period(today.year, today.month, today.day)
     key = (_SERIES.c.entity == entity) & (_SERIES.c.field == field) & (_SERIES.c.period == period)
-    bump = update(_SERIES).where(key).values(last=_SERIES.c.last + 1).returning(_SERIES.c.last)
+    bump = update(_SERIES).where(key).values(last=_SERIES.c.last + count) \
+        .returning(_SERIES.c.last)
     seq = conn.execute(bump).scalar()
     if seq is None:
         dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
@@ -35,4 +44,5 @@ def next_number(conn: Connection, entity: str, field: str, fmt: NumberFormat,
             .on_conflict_do_nothing()
         )
         seq = conn.execute(bump).scalar_one()
-    return fmt.render(today.year, today.month, today.day, seq)
+    return [fmt.render(today.year, today.month, today.day, n)
+            for n in range(seq - count + 1, seq + 1)]

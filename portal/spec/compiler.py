@@ -14,8 +14,11 @@ Every error of every file is collected; :func:`compile_schema_dir` raises them a
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
+from types import MappingProxyType
 
+from portal.spec.imports import ImportMapping, validate_import
 from portal.spec.loader import Document, load_file
 from portal.spec.model import ModuleSpec, Registry, RoleSpec, SpecError, SpecErrors
 from portal.spec.resolve import resolve
@@ -30,7 +33,9 @@ ENTITIES_DIR = "entities"
 WORKFLOWS_DIR = "workflows"
 #: Folders of definition kinds (``entities`` and ``workflows`` are compiled; the others are
 #: skipped).
-KNOWN_DIRS: tuple[str, ...] = (ENTITIES_DIR, WORKFLOWS_DIR, "rules", "templates", "demo")
+IMPORTS_DIR = "imports"
+KNOWN_DIRS: tuple[str, ...] = (ENTITIES_DIR, WORKFLOWS_DIR, IMPORTS_DIR, "rules", "templates",
+                               "demo")
 TOP_LEVEL_FILES: tuple[str, ...] = ("roles", "modules")
 
 
@@ -92,9 +97,27 @@ def check_schema_dir(root: str | os.PathLike[str], *,
                 workflows.append(workflow)
     registry, found = resolve(drafts, roles, modules, workflows)
     errors.extend(found)
+    if registry is not None:
+        mappings: dict[str, ImportMapping] = {}
+        for path in _yaml_files(folder, IMPORTS_DIR):
+            for doc in _load(path, namer, errors):
+                mapping, found = validate_import(doc, registry.entities)
+                errors.extend(found)
+                if mapping is not None and mapping.name in mappings:
+                    errors.append(SpecError(*_at(doc, ("import",)), "import",
+                                            f"duplicate import mapping '{mapping.name}'",
+                                            "duplicate-import"))
+                elif mapping is not None:
+                    mappings[mapping.name] = mapping
+        registry = replace(registry, imports=MappingProxyType(mappings))
     if errors:
         return None, sorted(errors, key=SpecError.sort_key)
     return registry, []
+
+
+def _at(doc: Document, path: tuple[str, ...]) -> tuple[str, int, int]:
+    pos = doc.pos(path)
+    return pos.file, pos.line, pos.col
 
 
 class _Namer:

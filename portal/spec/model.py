@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from types import MappingProxyType
-from typing import Literal, Optional, Union
+from typing import Any, Literal, Optional, Union
 
 LOCALES: tuple[str, ...] = ("en", "zh_CN", "zh_TW")
 
@@ -183,6 +183,8 @@ class AccessRule:
     update: Optional[Scope] = None
     delete: Optional[Scope] = None
     hide: tuple[str, ...] = ()
+    #: The role may merge duplicate records (``portal.engines.merge``); needs ``read``.
+    merge: bool = False
 
 
 @dataclass(frozen=True)
@@ -221,6 +223,11 @@ class EntitySpec:
     def field(self, name: str) -> FieldSpec:
         """The field called ``name`` (KeyError if there is none)."""
         return self.fields[name]
+
+    @property
+    def mergeable(self) -> bool:
+        """True when some role may merge this entity's duplicate records."""
+        return any(rule.merge for rule in self.access.values())
 
 
 @dataclass(frozen=True)
@@ -382,6 +389,8 @@ class Registry:
     roles: Mapping[str, RoleSpec]
     modules: Mapping[str, ModuleSpec] = field(default_factory=lambda: MappingProxyType({}))
     workflows: Mapping[str, WorkflowSpec] = field(default_factory=lambda: MappingProxyType({}))
+    #: Import mappings by name (``portal.spec.imports.ImportMapping``).
+    imports: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
     def entity(self, name: str) -> EntitySpec:
         """The entity called ``name`` (KeyError if there is none)."""
