@@ -82,7 +82,7 @@ class ImportReport:
         verb = "imported" if self.applied else "would import" if not self.problem_count \
             else "cannot import"
         parts = [f"{self.source}: {verb} {self.rows} row(s) into {self.entity}"]
-        if self.created or self.updated:
+        if self.applied:
             parts.append(f"{self.created} created, {self.updated} updated"
                          + (f", {self.children} child row(s)" if self.children else ""))
         if self.problem_count:
@@ -321,7 +321,7 @@ class _Importer:
                 continue
             child = self.registry.entity(f.target)
             batch = []
-            for row in rows:
+            for row in new:  # child rows come with a new parent; an update leaves them be
                 for values in row.children.get(name, []):
                     batch.append({**values, f.via: row.existing})
             self._insert(conn, child, batch, now, lambda ids: None, via=f.via)
