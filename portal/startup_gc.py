@@ -40,3 +40,18 @@ def startup_gc(freeze: bool) -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """Run a bulk job (an import of many rows) with the collector off: each of its
+    collections would scan every row already read, again and again, and none is garbage.
+    The collector is back on (and runs once) afterwards."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+            gc.collect(1)

@@ -12,11 +12,12 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any, Optional
 
-from sqlalchemy import insert, inspect, select
+from sqlalchemy import inspect, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import attributes
 
 from portal.engines.access import Principal
+from portal.engines.bulk import insert_many
 from portal.spec.model import EntitySpec
 from portal.system_models import AuditLog, SchemaRename, utcnow
 
@@ -52,8 +53,9 @@ def _field_values(entity: EntitySpec, obj: Any, which: str) -> dict[str, list[An
             hist = attributes.get_history(obj, f.name)
             if which == "update" and not hist.has_changes():
                 continue
-            after = sorted(o.id for o in (hist.unchanged or ()) + (hist.added or ()))
-            before = sorted(o.id for o in (hist.unchanged or ()) + (hist.deleted or ()))
+            # History parts may be lists or tuples (SQLAlchemy 2.1): never add them up.
+            after = sorted(o.id for part in (hist.unchanged, hist.added) for o in part or ())
+            before = sorted(o.id for part in (hist.unchanged, hist.deleted) for o in part or ())
         else:
             key = f"{f.name}_id" if f.type in {"link", "user", "file"} else f.name
             hist = state.attrs[key].history
@@ -136,8 +138,7 @@ def _parent_of(obj: Any) -> tuple[Optional[str], Optional[int]]:
 
 def write_entries(conn: Connection, rows: list[dict[str, Any]]) -> None:
     """Insert audit rows on ``conn`` (the flushing session's connection)."""
-    if rows:
-        conn.execute(insert(_LOG), rows)
+    insert_many(conn, _LOG, rows)
 
 
 class Renames:

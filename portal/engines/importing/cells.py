@@ -9,6 +9,7 @@ up later (:mod:`portal.engines.importing.references`): here they stay text.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from decimal import Decimal, InvalidOperation
 from typing import Any, Optional
@@ -85,9 +86,19 @@ def _decimal(f: FieldSpec, text: str) -> Decimal:
     return number.quantize(quantum)
 
 
+@functools.lru_cache(maxsize=64)
+def _directive(date_format: str) -> str:
+    return strptime_format(date_format) or ""
+
+
 def _when(text: str, date_format: Optional[str], fallback: Optional[str]) -> dt.datetime:
     if date_format:
-        directive = strptime_format(date_format) or ""
+        directive = _directive(date_format)
+        if directive == "%Y-%m-%d":
+            try:
+                return dt.datetime.fromisoformat(text)
+            except ValueError:
+                pass
         try:
             return dt.datetime.strptime(text, directive)
         except ValueError:

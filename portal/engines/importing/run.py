@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from portal.engines.access import Principal
 from portal.engines.audit import plain, write_entries
+from portal.engines.bulk import insert_many
 from portal.engines.importing.cells import CellError, parse_cell
 from portal.engines.importing.references import Lookup, lookup_for
 from portal.engines.importing.source import Source
@@ -29,6 +30,7 @@ from portal.engines.numbering import next_numbers
 from portal.engines.validation import check_value, is_empty
 from portal.spec.imports import ImportMapping, target_field
 from portal.spec.model import DynamicDefault, EntitySpec, FieldSpec, Registry
+from portal.startup_gc import collector_paused
 from portal.system_models import utcnow
 
 #: Rows per INSERT statement.
@@ -93,6 +95,54 @@ class ImportReport:
 
 
 @dataclass
+class _Cell:
+    """One mapped column's target, with what converting its texts needs."""
+
+    index: int
+    column: str
+    target: str
+    child: Optional[str]
+    field: FieldSpec
+    values: Mapping[str, str]
+    date_format: Optional[str]
+    check: Optional[Callable[[Any], Optional[str]]]
+    known: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        """The field's name."""
+        return self.field.name
+
+
+def _checker(f: FieldSpec) -> Optional[Callable[[Any], Optional[str]]]:
+    """The check of a converted value of ``f`` (None: converting was the check). A plain
+    string only has its length to keep: the full check runs when that fails, for its
+    message."""
+    if f.type in {"enum", "bool", "link", "user", "many"}:
+        return None
+    if f.type in {"string", "text"} and f.length is None and f.min_length is None \
+            and not f.pattern:
+        limit = f.max_length or (255 if f.type == "string" else None)
+        if limit is None:
+            return None
+        return lambda value: check_value(f, value) if len(value) > limit else None
+    return lambda value: check_value(f, value)
+
+
+@dataclass(frozen=True)
+class _Refusal:
+    text: str
+    reason: str
+
+
+_UNSEEN = object()
+#: Value types the audit's JSON takes as they are.
+_PLAIN = (str, int, bool)
+#: What a conversion gives that is not the cell's value itself.
+_SPECIAL = (_Refusal, tuple)
+
+
+@dataclass
 class _Row:
     number: int
     values: dict[str, Any]
@@ -110,6 +160,7 @@ class _Importer:
         self.report = ImportReport(source.name, mapping.entity, rows=len(source.rows))
         self.progress = progress or (lambda done, total: None)
         self.lookups: dict[tuple[str, Optional[str]], Lookup] = {}
+        self._completed: dict[str, list[FieldSpec]] = {}
         self.today = utcnow().date()
 
     # -- checking ---------------------------------------------------------------------------
@@ -119,11 +170,12 @@ class _Importer:
         if self.report.problem_count:
             return []
         positions = {h: i for i, h in enumerate(self.source.headers)}
+        self.cells = self._compile(positions)
         keys = self._existing_keys()
         rows: list[_Row] = []
         by_key: dict[Any, _Row] = {}
         for done, (number, cells) in enumerate(self.source.rows, start=1):
-            row = self._row(number, cells, positions, keys)
+            row = self._row(number, cells, keys)
             key = row.values.get(self.mapping.key) if self.mapping.key else None
             if key is not None and key in by_key and row.children:
                 for name, extra in row.children.items():  # more child rows of one parent
@@ -140,6 +192,19 @@ class _Importer:
                 self.progress(done, len(self.source.rows))
         self._check_unique(rows)
         return rows
+
+    def _compile(self, positions: Mapping[str, int]) -> list[_Cell]:
+        """What to do with each mapped column, worked out once for the whole file."""
+        cells = []
+        for column, targets in self.mapping.columns.items():
+            for target in targets:
+                _, f, _ = target_field(self.registry.entities, self.entity, target)
+                assert f is not None  # checked when the mapping was compiled
+                child = target.split(".")[0] if "." in target else None
+                cells.append(_Cell(positions[column], column, target, child, f,
+                                   self.mapping.values.get(target, {}),
+                                   self.mapping.formats.get(target), _checker(f)))
+        return cells
 
     def _check_header(self) -> None:
         headers = set(self.source.headers)
@@ -167,25 +232,23 @@ class _Importer:
         return f.required and f.default is None and f.type not in {"number", "bool",
                                                                    "children", "many", "file"}
 
-    def _row(self, number: int, cells: list[str], positions: Mapping[str, int],
-             keys: Mapping[Any, int]) -> _Row:
+    def _row(self, number: int, cells: list[str], keys: Mapping[Any, int]) -> _Row:
         """The row's values; defaults only for a record it creates (an update changes just
         what the file says)."""
         values: dict[str, Any] = {}
         children: dict[str, dict[str, Any]] = {}
-        for column, targets in self.mapping.columns.items():
-            index = positions[column]
-            text = cells[index] if index < len(cells) else ""
-            for target in targets:
-                holder, f, _ = target_field(self.registry.entities, self.entity, target)
-                assert holder is not None and f is not None  # checked when compiled
-                value = self._value(number, column, target, holder, f, text)
-                if "." in target:
-                    children.setdefault(target.split(".")[0], {})[f.name] = value
-                else:
-                    values[f.name] = value
-        present = {name for name, cells in children.items()
-                   if not all(is_empty(v) for v in cells.values())}  # a child on this row
+        width = len(cells)
+        for cell in self.cells:
+            text = cells[cell.index] if cell.index < width else ""
+            value = cell.known.get(text, _UNSEEN)  # most cells: a text seen before
+            if value is _UNSEEN or value.__class__ in _SPECIAL:
+                value = self._value(number, cell, text)
+            if cell.child is None:
+                values[cell.name] = value
+            else:
+                children.setdefault(cell.child, {})[cell.name] = value
+        present = {name for name, found in children.items()
+                   if any(v is not None for v in found.values())}  # a child on this row
         new = not self.mapping.key or values.get(self.mapping.key) not in keys
         for target, default in self.mapping.defaults.items():
             head, _, rest = target.partition(".")
@@ -204,36 +267,46 @@ class _Importer:
             rows_of[name] = [child_values]
         return _Row(number, values, rows_of)
 
-    def _value(self, number: int, column: str, target: str, holder: EntitySpec, f: FieldSpec,
-               text: str) -> Any:
-        mapped = self.mapping.values.get(target, {}).get(text.strip(), text)
-        try:
-            value = parse_cell(f, mapped, self.mapping.formats.get(target))
-        except CellError as exc:
-            self._problem(number, target, text, str(exc), column=column)
+    def _value(self, number: int, cell: _Cell, text: str) -> Any:
+        """The cell's value (None, with a problem recorded, when it has none)."""
+        found = cell.known.get(text, _UNSEEN)
+        if found is _UNSEEN:
+            found = cell.known[text] = self._convert(cell, text)
+        if isinstance(found, _Refusal):
+            self._problem(number, cell.target, found.text, found.reason, column=cell.column)
             return None
+        if cell.field.type == "many":
+            ids, bad = found
+            for part, reason in bad:
+                self._problem(number, cell.target, part, reason, column=cell.column)
+            return ids
+        return found
+
+    def _convert(self, cell: _Cell, text: str) -> Any:
+        """What ``text`` means in ``cell``'s field: a value, ids, or a refusal (computed once
+        per distinct text of a column: files repeat their values)."""
+        f = cell.field
+        mapped = cell.values.get(text.strip(), text)
+        try:
+            value = parse_cell(f, mapped, cell.date_format)
+        except CellError as exc:
+            return _Refusal(text, str(exc))
         if value is None:
             return None
         if f.type in {"link", "user"}:
-            lookup = self._lookup(f)
-            found, why = lookup.find(value)
-            if why:
-                self._problem(number, target, text, why, column=column)
-            return found
+            record, why = self._lookup(f).find(value)
+            return _Refusal(text, why) if why else record
         if f.type == "many":
-            ids = []
+            ids, bad = [], []
             for part in (p.strip() for p in value.split(";")):
                 if part:
-                    found, why = self._lookup(f).find(part)
+                    record, why = self._lookup(f).find(part)
                     if why:
-                        self._problem(number, target, part, why, column=column)
-                    ids.append(found)
-            return ids
-        reason = check_value(f, value)
-        if reason:
-            self._problem(number, target, text, reason, column=column)
-            return None
-        return value
+                        bad.append((part, why))
+                    ids.append(record)
+            return ids, bad
+        reason = cell.check(value) if cell.check is not None else None
+        return _Refusal(text, reason) if reason else value
 
     def _lookup(self, f: FieldSpec) -> Lookup:
         key = (f.type if f.type == "user" else "link", f.target)
@@ -245,8 +318,8 @@ class _Importer:
     def _complete(self, number: int, entity: EntitySpec, values: dict[str, Any],
                   via: Optional[str] = None, new: bool = True) -> None:
         """Defaults of a new record, and required values still missing."""
-        for f in entity.fields.values():
-            if f.name == via or not is_empty(values.get(f.name)):
+        for f in self._completed.get(entity.name) or self._to_complete(entity):
+            if f.name == via or values.get(f.name) not in (None, ""):
                 continue
             if not new:
                 if self._needs_value(f) and f.name in values:
@@ -260,6 +333,13 @@ class _Importer:
             elif self._needs_value(f) and f.name in values:
                 label = f.name if entity is self.entity else f"{entity.name}.{f.name}"
                 self._problem(number, label, "", "a value is required")
+
+    def _to_complete(self, entity: EntitySpec) -> list[FieldSpec]:
+        """The fields ``_complete`` looks at: those with a default or a required value."""
+        found = [f for f in entity.fields.values()
+                 if f.default is not None or self._needs_value(f)]
+        self._completed[entity.name] = found
+        return found
 
     def _existing_keys(self) -> dict[Any, int]:
         if not self.mapping.key:
@@ -365,15 +445,13 @@ class _Importer:
                            created_by_id=self.principal.user_id,
                            updated_by_id=self.principal.user_id)
                 params.append(row)
-            ids = list(conn.execute(insert(table).returning(table.c.id,
-                                                            sort_by_parameter_order=True),
-                                    params).scalars())
+            ids = _insert_rows(conn, table, params)
             all_ids.extend(ids)
             self._many(conn, entity, chunk, ids)
+            audited = [k for k, f in entity.fields.items() if f.type != "children"]
             write_entries(conn, [self._audit(entity, i, "create", {
-                k: [None, plain(v)] for k, v in values.items()
-                if not is_empty(v) and k in entity.fields
-                and entity.fields[k].type not in {"children"}}, now,
+                k: [None, v if type(v) in _PLAIN else plain(v)] for k in audited
+                if (v := values.get(k)) is not None and v != ""}, now,
                 parent=values.get(via) if via else None)
                 for i, values in zip(ids, chunk, strict=True)])
             self.progress(len(self.source.rows) + start + len(chunk),
@@ -427,9 +505,29 @@ class _Importer:
         """An audit row as the flush hook writes one (a child row names its parent)."""
         return {"entity": entity.name, "record_id": record_id, "action": action, "at": now,
                 "user_id": self.principal.user_id, "username": self.principal.username,
-                "changes": json.dumps(changes, ensure_ascii=False, sort_keys=True),
+                "changes": json.dumps(changes, ensure_ascii=False, separators=(", ", ": ")),
                 "parent_entity": self.entity.name if parent is not None else None,
                 "parent_id": parent}
+
+
+def _insert_rows(conn: Any, table: Any, params: list[dict[str, Any]]) -> list[int]:
+    """Insert ``params`` with one executemany; their ids, in order.
+
+    On PostgreSQL the ids are taken from the table's sequence first, in one query, and
+    inserted with the rows (RETURNING in parameter order took twice the insert itself).
+    SQLite's new rows get consecutive rowids (each is the largest plus one, and no other
+    writer can come in while this transaction holds the write lock), so the last one gives
+    them all.
+    """
+    if conn.dialect.name == "postgresql":
+        ids = list(conn.exec_driver_sql(
+            "SELECT nextval(pg_get_serial_sequence(%(t)s, 'id')) FROM generate_series(1, %(n)s)",
+            {"t": table.name, "n": len(params)}).scalars())
+        insert_many(conn, table, [{**row, "id": i} for row, i in zip(params, ids, strict=True)])
+        return ids
+    insert_many(conn, table, params)
+    last = conn.exec_driver_sql("SELECT last_insert_rowid()").scalar()
+    return list(range(last - len(params) + 1, last + 1))
 
 
 def run_import(session: Session, registry: Registry, models: Mapping[str, type],
@@ -438,7 +536,8 @@ def run_import(session: Session, registry: Registry, models: Mapping[str, type],
     """Check every row of ``source`` against ``mapping``; with ``apply`` and no problem,
     write them all on ``session``'s transaction (the caller commits, or rolls back)."""
     importer = _Importer(session, registry, models, mapping, source, principal, progress)
-    rows = importer.check()
-    if apply and not importer.report.problem_count:
-        importer.write(rows)
+    with collector_paused():
+        rows = importer.check()
+        if apply and not importer.report.problem_count:
+            importer.write(rows)
     return importer.report
