@@ -32,22 +32,22 @@ def insert_many(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]
                 for c in columns]
     quote = conn.dialect.identifier_preparer.quote
     columns_sql = f"{quote(table.name)} ({', '.join(quote(n) for n in names)})"
+    pairs = list(zip(names, defaults, strict=True))
+    processed = [(i, p) for i, p in enumerate(processors) if p is not None]
     # A value repeated from the row before (the import's timestamp, its user) is processed
     # once.
     last: list[Any] = [object()] * len(names)
     done: list[Any] = [None] * len(names)
     params = []
     for row in rows:
-        values = []
-        for i, (name, process, default) in enumerate(zip(names, processors, defaults,
-                                                        strict=True)):
-            value = row.get(name, default)
-            if process is not None and value is not None:
+        values = [row.get(name, default) for name, default in pairs]
+        for i, process in processed:
+            value = values[i]
+            if value is not None:
                 if value is not last[i]:
                     last[i], done[i] = value, process(value)
-                value = done[i]
-            values.append(value)
-        params.append(tuple(values))
+                values[i] = done[i]
+        params.append(values)
     if conn.dialect.name == "postgresql":
         # COPY: PostgreSQL's bulk load, several times faster than INSERTs of any batching.
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
@@ -60,4 +60,4 @@ def insert_many(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]
         return
     marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     conn.exec_driver_sql(f"INSERT INTO {columns_sql} VALUES "
-                         f"({', '.join([marker] * len(names))})", params)
+                         f"({', '.join([marker] * len(names))})", [tuple(p) for p in params])

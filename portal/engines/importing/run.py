@@ -161,6 +161,7 @@ class _Importer:
         self.progress = progress or (lambda done, total: None)
         self.lookups: dict[tuple[str, Optional[str]], Lookup] = {}
         self._completed: dict[str, list[FieldSpec]] = {}
+        self._stored_names: dict[str, dict[str, str]] = {}
         self.today = utcnow().date()
 
     # -- checking ---------------------------------------------------------------------------
@@ -409,13 +410,13 @@ class _Importer:
         self.report.applied = True
 
     def _columns(self, entity: EntitySpec, values: Mapping[str, Any]) -> dict[str, Any]:
-        out = {}
-        for name, value in values.items():
-            f = entity.fields.get(name)
-            if f is None or f.type in {"many", "children"}:
-                continue
-            out[self._stored(f)] = value
-        return out
+        """The row as table columns (link fields as ``<name>_id``)."""
+        stored = self._stored_names.get(entity.name)
+        if stored is None:
+            stored = self._stored_names[entity.name] = {
+                name: self._stored(f) for name, f in entity.fields.items()
+                if f.type not in {"many", "children"}}
+        return {stored[k]: v for k, v in values.items() if k in stored}
 
     def _insert(self, conn: Any, entity: EntitySpec, records: list[dict[str, Any]],
                 now: dt.datetime, got_ids: Callable[[list[int]], Any],
