@@ -15,6 +15,7 @@ import datetime as dt
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, Optional
 
 from sqlalchemy import insert, select, update
@@ -126,7 +127,25 @@ def _checker(f: FieldSpec) -> Optional[Callable[[Any], Optional[str]]]:
         if limit is None:
             return None
         return lambda value: check_value(f, value) if len(value) > limit else None
+    if f.type in {"int", "decimal", "money"}:
+        return _number_checker(f)
     return lambda value: check_value(f, value)
+
+
+def _number_checker(f: FieldSpec) -> Callable[[Any], Optional[str]]:
+    """Bounds and size of a number the cell parser made (its decimal places are checked
+    there): compared directly, with the full check only for the message of a failure."""
+    low = Decimal(str(f.min_value)) if f.min_value is not None else None
+    high = Decimal(str(f.max_value)) if f.max_value is not None else None
+    scale, digits = (2, 18) if f.type == "money" else (f.scale, f.digits)
+    limit = Decimal(2) ** 63 if f.type == "int" else Decimal(10) ** (digits - scale)
+
+    def check(value: Any) -> Optional[str]:
+        if (low is not None and value < low) or (high is not None and value > high) \
+                or abs(value) >= limit:
+            return check_value(f, value)
+        return None
+    return check
 
 
 @dataclass(frozen=True)
@@ -138,6 +157,8 @@ class _Refusal:
 _UNSEEN = object()
 #: Value types the audit's JSON takes as they are.
 _PLAIN = (str, int, bool)
+#: The audit entries' JSON (Chinese kept as it is), the encoder made once.
+_to_json = json.JSONEncoder(ensure_ascii=False).encode
 #: What a conversion gives that is not the cell's value itself.
 _SPECIAL = (_Refusal, tuple)
 
@@ -506,7 +527,7 @@ class _Importer:
         """An audit row as the flush hook writes one (a child row names its parent)."""
         return {"entity": entity.name, "record_id": record_id, "action": action, "at": now,
                 "user_id": self.principal.user_id, "username": self.principal.username,
-                "changes": json.dumps(changes, ensure_ascii=False, separators=(", ", ": ")),
+                "changes": _to_json(changes),
                 "parent_entity": self.entity.name if parent is not None else None,
                 "parent_id": parent}
 
