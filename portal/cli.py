@@ -240,6 +240,32 @@ def mail(retry: bool, test_to: Optional[str]) -> None:
         click.echo(str(retry_failed(engine, settings, record_link(settings.base_url))))
 
 
+@portal.command(help="List candidate duplicate groups of ENTITY: records sharing a phone or "
+                     "an email (normalized), or with a similar name.")
+@click.argument("entity")
+@click.option("--by", "reasons", multiple=True, type=click.Choice(["phone", "email", "name"]),
+              help="Only groups for this reason (repeatable; default: all three).")
+def duplicates(entity: str, reasons: tuple[str, ...]) -> None:
+    """``portal duplicates ENTITY [--by phone|email|name]``: one line per group."""
+    from portal.engines.duplicates import REASONS, duplicate_groups
+    from portal.spec.suggest import suggest
+
+    app = _running_app()
+    with app.app_context():
+        rt = app.extensions["portal"]
+        if entity not in rt.registry.entities:
+            hint = suggest(entity, rt.registry.entities)
+            click.echo(f"unknown entity '{entity}'" +
+                       (f"; did you mean '{hint}'?" if hint else ""), err=True)
+            sys.exit(2)
+        groups = duplicate_groups(app.appbuilder.session, rt.registry.entity(entity),
+                                  rt.models.classes[entity], None, reasons or REASONS)
+        app.appbuilder.session.rollback()
+    for group in groups:
+        click.echo(f"{group.reason} {group.key}: " +
+                   ", ".join(f"#{i} {t}" if t != f"#{i}" else f"#{i}" for i, t in group.records))
+    click.echo(f"{len(groups)} group(s) of possible duplicates in {entity}")
+
 def main() -> None:
     """Console-script entry point."""
     portal(prog_name="portal")

@@ -290,3 +290,36 @@ class SchemaRename(Model):
     old_name: Mapped[str] = mapped_column(String(64), nullable=False)
     new_name: Mapped[str] = mapped_column(String(64), nullable=False)
     at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+
+
+class ImportJob(Model):
+    """An import started on screen: the uploaded file, its mapping (YAML), where it stands
+    (``uploaded``, ``checking``, ``checked``, ``applying``, ``done``, ``failed``), its
+    progress and its report (JSON)."""
+
+    __tablename__ = "portal_import_job"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    entity: Mapped[str] = mapped_column(String(64), nullable=False)
+    user_id: Mapped[int] = mapped_column(Integer, nullable=False, index=True)
+    filename: Mapped[str] = mapped_column(String(255), nullable=False)
+    path: Mapped[str] = mapped_column(String(1024), nullable=False)
+    mapping: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default="uploaded")
+    done: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    total: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    report: Mapped[str] = mapped_column(Text, nullable=False, default="{}")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+
+
+class SavedImportMapping(Model):
+    """A column mapping saved from the import screen, reusable for the next file."""
+
+    __tablename__ = "portal_import_mapping"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    entity: Mapped[str] = mapped_column(String(64), nullable=False)
+    name: Mapped[str] = mapped_column(String(120), nullable=False)
+    text: Mapped[str] = mapped_column(Text, nullable=False)
+    user_id: Mapped[Optional[int]] = mapped_column(Integer, nullable=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+
+    __table_args__ = (UniqueConstraint("entity", "name", name="uq_portal_import_mapping"),)

@@ -17,6 +17,7 @@ from portal.generators.screens import EntityClasses
 from portal.permission_sync import SyncReport, sync_permissions
 from portal.spec.model import Registry
 from portal.web.i18n import LazyLabel, humanize, lazy_label
+from portal.web.import_views import ImportView
 from portal.web.my_work_api import MyWorkApi
 from portal.web.my_work_data import counts
 from portal.web.my_work_views import MyWorkView
@@ -64,6 +65,7 @@ def register_system_views(appbuilder: AppBuilder) -> None:
     appbuilder.add_link(delegations, href="MyWorkView.delegations", icon="fa-exchange",
                         label=lazy_ui_text("Delegation"), **category)
     appbuilder.add_api(MyWorkApi)
+    appbuilder.add_view_no_menu(ImportView)
 
 
 def _counted(text: str, which: str) -> str:

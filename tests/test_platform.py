@@ -44,7 +44,7 @@ def test_portal_check_exit_codes(tmp_path: Path) -> None:
     runner = CliRunner()
     ok = runner.invoke(portal_cli, ["check", "--schema-dir", str(SHIPPED_SCHEMAS)])
     assert ok.exit_code == 0, ok.output
-    assert ok.output.strip().endswith("ok: 5 entities, 3 roles, 2 modules")
+    assert ok.output.strip().endswith("ok: 5 entities, 4 roles, 2 modules")
     assert len(ok.output.strip().splitlines()) == 1
     schema = write_lowcode_schema(tmp_path / "bad")
     maker = schema / "entities" / "workshop" / "maker.yaml"

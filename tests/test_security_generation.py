@@ -100,7 +100,9 @@ def test_restart_keeps_one_set_of_triggers(tmp_path: Any, make_portal: Any,
     with engine.connect() as conn:
         if conn.dialect.name == "postgresql":
             names = conn.execute(text(
-                "SELECT tgname FROM pg_trigger WHERE tgname LIKE 'portal_secgen_%'")).all()
+                "SELECT t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+                "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE t.tgname LIKE "
+                "'portal_secgen_%' AND n.nspname = current_schema()")).all()
         else:
             names = conn.execute(text("SELECT name FROM sqlite_master WHERE type = "
                                       "'trigger' AND name LIKE 'portal_secgen_%'")).all()

@@ -200,6 +200,9 @@ def _many_to_one(f: FieldSpec, col: Column, entity: EntitySpec, registry: Regist
                  if c.type == "children" and c.target == entity.name and c.via == f.name), None)
     if back:
         return relationship(_target(classes, f.target), foreign_keys=[col], back_populates=back)
+    if f.target == entity.name:  # a link to the same entity: one record, not a collection
+        return relationship(_target(classes, f.target), foreign_keys=[col],
+                            remote_side=lambda t=f.target: [classes[t].__table__.c.id])
     return relationship(_target(classes, f.target), foreign_keys=[col])
 
 

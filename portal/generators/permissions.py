@@ -15,12 +15,16 @@ PermissionView = tuple[str, str]  # (permission name, view-menu name)
 #: The "My work" screens and API (class permission) and their menu items.
 MY_WORK = "MyWork"
 MY_WORK_MENU = ("MyWork", "MyApprovals", "MySubmissions", "MyInbox", "MyDelegations")
+#: The import screens: open to every role; each entity's own create permission decides.
+DATA_IMPORT = "DataImport"
 
 #: What every signed-in user needs: their own profile and password (FAB's screens), their
 #: approvals, submissions, inbox and delegations ("My work").
 SELF_SERVICE: tuple[PermissionView, ...] = (
     ("can_read", MY_WORK),
     ("can_write", MY_WORK),
+    ("can_read", DATA_IMPORT),
+    ("can_write", DATA_IMPORT),
     *(("menu_access", name) for name in MY_WORK_MENU),
     ("can_userinfo", "UserDBModelView"),
     ("can_this_form_get", "ResetMyPasswordView"),
@@ -63,6 +67,8 @@ def plan_permissions(registry: Registry, framework: Iterable[PermissionView],
     for entity in registry.entities.values():
         for action in ("read", "create", "update", "delete"):
             wanted.add((f"can_{action}", entity.name))
+        if entity.mergeable:
+            wanted.add(("can_merge", entity.name))
         wanted.add(("menu_access", entity_menu_name(entity.name)))
         wanted.add(("menu_access", module_menu_name(entity.module)))
         for role, rule in entity.access.items():
@@ -77,6 +83,8 @@ def plan_permissions(registry: Registry, framework: Iterable[PermissionView],
                 held.add(("can_update", entity.name))
             if rule.delete:
                 held.add(("can_delete", entity.name))
+            if rule.merge and rule.read:
+                held.add(("can_merge", entity.name))
     wanted.update(SELF_SERVICE)
     return PermissionPlan(
         permissions=frozenset(wanted),

@@ -29,6 +29,8 @@ VIEW_METHOD_PERMISSIONS = {
     "api_create": "create", "api_update": "update", "api_delete": "delete",
     "add": "create", "edit": "update", "delete": "delete", "action": "update",
     "action_post": "update", "transition": "read",
+    "export": "read",  # CSV/XLSX of the list as filtered (portal.web.export)
+    "duplicates": "merge", "merge": "merge",  # whoever may merge (``can_merge``)
 }
 #: API methods -> the same four actions, so a screen and its API share permissions.
 API_METHOD_PERMISSIONS = {
@@ -36,14 +38,20 @@ API_METHOD_PERMISSIONS = {
     "post": "create", "put": "update", "delete": "delete",
     # Workflow actions need read; who may take which action is the workflow's rule.
     "workflow_state": "read", "perform_action": "read",
+    "export": "read",
+    "merge": "merge",
 }
 #: The routes each generated class exposes (FAB's legacy ``api_*`` routes are left out: the
 #: REST API serves them, and every route costs start-up time).
-VIEW_ROUTES = frozenset({"list", "show", "add", "edit", "delete"})
-API_ROUTES = frozenset({"get", "get_list", "post", "put", "delete", "info", "history"})
+VIEW_ROUTES = frozenset({"list", "show", "add", "edit", "delete", "export"})
+API_ROUTES = frozenset({"get", "get_list", "post", "put", "delete", "info", "history",
+                        "export"})
 #: Extra routes of an entity with a workflow.
 WORKFLOW_VIEW_ROUTES = frozenset({"transition"})
 WORKFLOW_API_ROUTES = frozenset({"workflow_state", "perform_action"})
+#: Extra routes of an entity some role may merge (duplicates page, merge form and API).
+MERGE_VIEW_ROUTES = frozenset({"duplicates", "merge"})
+MERGE_API_ROUTES = frozenset({"merge"})
 SYSTEM_COLUMNS = ("created_at", "updated_at", "created_by", "updated_by")
 
 
@@ -173,7 +181,8 @@ def _view_class(entity: EntitySpec, registry: Registry, datamodel: PortalInterfa
         "route_base": f"/{entity.name}",
         "class_permission_name": entity.name,
         "method_permission_name": VIEW_METHOD_PERMISSIONS,
-        "include_route_methods": VIEW_ROUTES | (WORKFLOW_VIEW_ROUTES if flow else frozenset()),
+        "include_route_methods": VIEW_ROUTES | (WORKFLOW_VIEW_ROUTES if flow else frozenset())
+        | (MERGE_VIEW_ROUTES if entity.mergeable else frozenset()),
         "portal_defaults": {
             "list_columns": list(entity.list.columns) or default_list_columns(entity),
             "show_columns": [f.name for f in fields] + list(SYSTEM_COLUMNS),
@@ -226,7 +235,8 @@ def _api_class(entity: EntitySpec, registry: Registry, datamodel: PortalInterfac
         "resource_name": entity.name,
         "class_permission_name": entity.name,
         "method_permission_name": API_METHOD_PERMISSIONS,
-        "include_route_methods": API_ROUTES | (WORKFLOW_API_ROUTES if flow else frozenset()),
+        "include_route_methods": API_ROUTES | (WORKFLOW_API_ROUTES if flow else frozenset())
+        | (MERGE_API_ROUTES if entity.mergeable else frozenset()),
         "portal_defaults": {
             "list_columns": ["id"] + [c for name in listed
                                       for c in api_read_columns(entity.fields[name], registry)]

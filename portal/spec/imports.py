@@ -268,3 +268,29 @@ def mapping_from_text(text: str, file: str, entities: Mapping[str, EntitySpec]
     if len(docs) != 1:
         return None, [SpecError(file, 1, 1, "", "expected one import mapping", "bad-value")]
     return validate_import(docs[0], entities)
+
+
+def mapping_to_yaml(mapping: ImportMapping) -> str:
+    """The mapping as the YAML it is written in (saved from the screen, shown to edit)."""
+    import yaml
+
+    doc: dict[str, Any] = {"import": mapping.name, "entity": mapping.entity}
+    if mapping.key:
+        doc["key"] = mapping.key
+    doc["columns"] = {c: t[0] if len(t) == 1 else list(t) for c, t in mapping.columns.items()}
+    for section in ("values", "formats", "defaults"):
+        found = getattr(mapping, section)
+        if found:
+            doc[section] = {k: dict(v) if isinstance(v, Mapping) else v
+                            for k, v in found.items()}
+    return yaml.safe_dump(doc, allow_unicode=True, sort_keys=False)
+
+
+def importable_targets(entities: Mapping[str, EntitySpec], entity: EntitySpec) -> list[str]:
+    """Every target a column may fill: the entity's fields, then its child rows' fields."""
+    targets = [f.name for f in entity.fields.values() if f.type not in NOT_IMPORTED]
+    for f in entity.fields.values():
+        if f.type == "children" and f.target in entities:
+            targets.extend(f"{f.name}.{c.name}" for c in entities[f.target].fields.values()
+                           if c.name != f.via and c.type not in NOT_IMPORTED)
+    return targets

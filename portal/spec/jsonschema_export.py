@@ -86,6 +86,8 @@ def _entity() -> dict[str, Any]:
             "update": _described("Which records the role may update (needs read).", scope),
             "delete": _described("Which records the role may delete (needs read).", scope),
             "hide": _names("Fields this role does not see."),
+            "merge": _described("The role may merge duplicate records (needs read).",
+                                {"type": "boolean"}),
         },
     }
     listing = {

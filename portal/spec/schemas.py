@@ -361,6 +361,7 @@ class AccessSchema(DocSchema):
     update = ScopeName()
     delete = ScopeName()
     hide = NameList()
+    merge = Flag()
 
 
 class EntitySchema(DocSchema):

@@ -197,13 +197,14 @@ def _list(raw: dict[str, Any]) -> ListSpec:
 def _access(rep: Reporter, raw: dict[str, Any]) -> dict[str, AccessRule]:
     rules: dict[str, AccessRule] = {}
     for role, rule in raw.items():
-        for action in ("update", "delete"):
+        for action in ("update", "delete", "merge"):
             if rule.get(action) and not rule.get("read") and "read" not in _raw_keys(rep, role):
                 rep.add(("access", role, action), "bad-value", f"{action} needs read")
         rules[role] = AccessRule(
             role=role, pos=rep.doc.pos(("access", role), key=True), read=rule.get("read"),
             create=rule.get("create", False), update=rule.get("update"),
             delete=rule.get("delete"), hide=tuple(rule.get("hide", ())),
+            merge=rule.get("merge", False),
         )
     return rules
 

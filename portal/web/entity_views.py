@@ -16,6 +16,7 @@ from typing import Any, Optional
 from flask import abort, current_app, g, redirect, request, url_for
 from flask_appbuilder import ModelView, expose, has_access
 from flask_appbuilder.api import safe
+from flask_appbuilder.api.schemas import get_list_schema
 from flask_appbuilder.const import (
     API_FILTERS_RIS_KEY,
     API_RESULT_RES_KEY,
@@ -33,15 +34,19 @@ from werkzeug.datastructures import FileStorage
 from portal.engines import audit, workflow
 from portal.engines.access import AccessDenied
 from portal.engines.attachments import AttachmentTooLarge, store_file
+from portal.engines.export_files import UnknownFormat
 from portal.engines.validation import validate_record
 from portal.runtime import acting_principal, request_principal, runtime
 from portal.spec.model import EntitySpec
+from portal.web import export as list_export
 from portal.web import quick_search
 from portal.web.access_columns import PerUserColumns, PerUserSchema, hidden_fields
-from portal.web.fast_rison import FastRisonModelRestApi
+from portal.web.duplicate_warnings import api_warnings, flash_matches
+from portal.web.fast_rison import FastRisonModelRestApi, rison
 from portal.web.history import history_rows
 from portal.web.i18n import LazyLabel, current_locale
 from portal.web.json_body import json_object
+from portal.web.merge_views import duplicates_page, merge_from_form, merge_response
 from portal.web.records import (
     RecordInvalid,
     changed_fields,
@@ -152,6 +157,9 @@ class EntityModelView(EntityMixin, ModelView):
                                term)
         widgets = super()._get_list_widget(filters=filters, **kwargs)
         widgets["quick_search"] = {"term": term, "enabled": bool(searchable)}
+        if self.entity.mergeable and self.appbuilder.sm.has_access("can_merge",
+                                                                  self.class_permission_name):
+            widgets["duplicates_url"] = url_for(f"{self.endpoint}.duplicates")
         return widgets
 
     # -- forms: children tables and files are applied by hand, the rest by FAB --------
@@ -205,6 +213,11 @@ class EntityModelView(EntityMixin, ModelView):
         except (AccessDenied, RecordInvalid, workflow.TransitionRefused) as exc:
             self.refuse(exc)
 
+    def post_add(self, item: Any) -> None:
+        """Warn (the record is saved) when its phone or email is another record's too."""
+        flash_matches(self._session(), self.entity, item,
+                      lambda pk: url_for(f"{self.endpoint}.show", pk=pk))
+
     def pre_update(self, item: Any) -> None:
         try:
             self.check_write("update", item)
@@ -253,11 +266,37 @@ class EntityModelView(EntityMixin, ModelView):
         act_from_form(self._session(), item, name)
         return redirect(url_for(f"{self.endpoint}.show", pk=pk))
 
+    # -- duplicates and merge (only routed for entities a role may merge) -----------------
+    @expose("/duplicates", methods=["GET"])
+    @has_access
+    def duplicates(self) -> Any:
+        """Candidate duplicate groups (same phone, email or similar name), each with a
+        merge form."""
+        return duplicates_page(self)
+
+    @expose("/merge", methods=["POST"])
+    @has_access
+    def merge(self) -> Any:
+        """Merge the records chosen on the duplicates page into the one to keep."""
+        return merge_from_form(self)
+
     def history_rows(self, item: Any) -> list[dict[str, Any]]:
         """The record's audit entries (its child rows' too), labelled for the reader."""
         rt = runtime()
         return history_rows(self._session(), rt.registry, rt.models.classes, self.entity,
                             item.id, hidden_fields)
+
+    @expose("/export/<fmt>", methods=["GET"])
+    @has_access
+    def export(self, fmt: str) -> Any:
+        """Every record of the list as filtered, searched and ordered on screen (the list
+        page's query string), as a CSV or XLSX download (``portal.web.export``)."""
+        try:
+            return list_export.export_list(self, fmt, list_export.screen_query(self))
+        except UnknownFormat as exc:
+            abort(404, description=str(exc))
+        except list_export.ExportRefused as exc:
+            abort(400, description=str(exc))
 
 
 @_with_quiet_lazy_strings
@@ -397,6 +436,9 @@ class EntityRestApi(EntityMixin, FastRisonModelRestApi):
         result = {API_RESULT_RES_KEY: schema.dump(item, many=False)}
         if action == "create":
             result["id"] = item.id
+            warnings = api_warnings(self._session(), self.entity, item)
+            if warnings:
+                result["warnings"] = warnings
         return self.response(status, **result)
 
     def post_headless(self) -> Any:
@@ -441,6 +483,74 @@ class EntityRestApi(EntityMixin, FastRisonModelRestApi):
                                       "to it")
         return refused if refused is not None else self.response(200, message="OK")
 
+    @expose("/merge", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("merge")
+    def merge(self) -> Any:
+        """Merge duplicate records into one (routed for entities a role may merge)
+        ---
+        post:
+          description: >-
+            Keeps `master` and merges `others` into it: the master's empty fields take the
+            first value among the others (the master wins where it has a value), `many`
+            fields are united, every link and `many` pair pointing at an other record is
+            re-pointed at the master, then the others are deleted. Audited as a `merge`
+            entry in the master's history. Needs the `merge` right (`can_merge`).
+          requestBody:
+            required: true
+            content:
+              application/json:
+                schema:
+                  type: object
+                  additionalProperties: false
+                  required: [master, others]
+                  properties:
+                    master:
+                      type: integer
+                      description: The id of the record to keep
+                    others:
+                      type: array
+                      minItems: 1
+                      items:
+                        type: integer
+                      description: The ids of the records merged into it (then deleted)
+          responses:
+            200:
+              description: >-
+                Merged: the master as it is now (`result`), the merged ids, the fields
+                taken (field -> the id it came from) and the references re-pointed
+                (`entity.field` -> count)
+              content:
+                application/json:
+                  schema:
+                    type: object
+                    properties:
+                      id:
+                        type: integer
+                      result:
+                        type: object
+                      merged:
+                        type: array
+                        items:
+                          type: integer
+                      taken:
+                        type: object
+                      relinked:
+                        type: object
+            400:
+              $ref: '#/components/responses/400'
+            401:
+              $ref: '#/components/responses/401'
+            403:
+              description: The caller may not merge records of this entity
+            409:
+              description: The merge conflicts with another change
+            422:
+              $ref: '#/components/responses/422'
+        """
+        return merge_response(self)
+
     @expose("/<int:pk>/history", methods=["GET"])
     @protect()
     @safe
@@ -471,6 +581,63 @@ class EntityRestApi(EntityMixin, FastRisonModelRestApi):
             row["at"] = row["at"].isoformat() if isinstance(row["at"], dt.datetime) else row["at"]
             row["changes"] = {k: v for k, v in row["changes"].items() if k not in hidden}
         return self.response(200, result=rows)
+
+    @expose("/export/<fmt>", methods=["GET"])
+    @protect()
+    @safe
+    @permission_name("get")
+    @rison(get_list_schema)
+    def export(self, fmt: str, **kwargs: Any) -> Any:
+        """Every record of the list (not one page) as a CSV or XLSX file
+        ---
+        get:
+          description: >-
+            Every record the caller may read that the list's `filters` let through, in the
+            list's order, with an `id` column and every field the caller may see, headed by
+            the field labels in the caller's language. CSV is UTF-8 with a byte-order mark.
+            Values read back on import: enums as their value, decimals exact (`1234.50`),
+            dates in ISO form, booleans `true`/`false`, links as the linked record's title,
+            users as their username, `many` fields as titles joined by `;`.
+          parameters:
+          - in: path
+            name: fmt
+            required: true
+            schema:
+              type: string
+              enum: [csv, xlsx]
+          - in: query
+            name: q
+            content:
+              application/json:
+                schema:
+                  $ref: '#/components/schemas/get_list_schema'
+          responses:
+            200:
+              description: The file, as an attachment named `<entity>-<YYYY-MM-DD>.<fmt>`
+              content:
+                text/csv:
+                  schema:
+                    type: string
+                application/vnd.openxmlformats-officedocument.spreadsheetml.sheet:
+                  schema:
+                    type: string
+                    format: binary
+            400:
+              $ref: '#/components/responses/400'
+            401:
+              $ref: '#/components/responses/401'
+            403:
+              description: The caller may not read this entity
+        """
+        args = kwargs.get("rison", {})
+
+        def query(hidden: frozenset[str]) -> tuple[Any, tuple[str, str]]:
+            return self._handle_filters_args(args), self._handle_order_args(args)
+
+        try:
+            return list_export.export_list(self, fmt, query)
+        except (UnknownFormat, list_export.ExportRefused) as exc:
+            return self.response_400(message=str(exc))
 
     # -- workflow: the record's actions (only routed for entities with a workflow) ----------
     @expose("/<int:pk>/workflow", methods=["GET"])

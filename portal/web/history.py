@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.engines import audit
+from portal.engines.merge import MERGE_KEY
 from portal.spec.model import EntitySpec, Registry
 from portal.system_models import PortalUser
 from portal.web.i18n import current_locale, enum_label, humanize
@@ -42,7 +43,9 @@ def history_rows(session: Session, registry: Registry, models: dict[str, type] |
         ]
         out.append({"at": row["at"], "username": row["username"], "action": row["action"],
                     "subject": subject, "changes": changes,
-                    "workflow": _workflow_step(registry, subject_entity, row)})
+                    "workflow": _workflow_step(registry, subject_entity, row),
+                    # A merge entry: the ids merged into this record.
+                    "merged": (row["changes"].get(MERGE_KEY) or {}).get("merged")})
     return out
 
 

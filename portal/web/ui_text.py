@@ -77,6 +77,71 @@ TEXTS: Mapping[str, Mapping[str, str]] = MappingProxyType({
                                            "zh_TW": "已將 %(n)s 則訊息標為已讀。"},
     "Delegation saved.": {"zh_CN": "代理设置已保存。", "zh_TW": "代理設定已儲存。"},
     "Delegation cancelled.": {"zh_CN": "代理设置已取消。", "zh_TW": "代理設定已取消。"},
+    "Import": {"zh_CN": "导入", "zh_TW": "匯入"},
+    "Import %(what)s": {"zh_CN": "导入%(what)s", "zh_TW": "匯入%(what)s"},
+    "Import %(n)s rows": {"zh_CN": "导入 %(n)s 行", "zh_TW": "匯入 %(n)s 列"},
+    "A .csv or .xlsx file with a header row. Nothing is written until you have checked it "
+    "and it has no problem; then every row is imported, or none.": {
+        "zh_CN": "带标题行的 .csv 或 .xlsx 文件。检查通过前不会写入任何数据；"
+                 "导入时要么全部成功，要么一行都不写入。",
+        "zh_TW": "帶標題列的 .csv 或 .xlsx 檔案。檢查通過前不會寫入任何資料；"
+                 "匯入時要麼全部成功，要麼一列都不寫入。"},
+    "File": {"zh_CN": "文件", "zh_TW": "檔案"},
+    "Column mapping": {"zh_CN": "列对应", "zh_TW": "欄位對應"},
+    "Guess from the column names": {"zh_CN": "按列名自动对应", "zh_TW": "依欄名自動對應"},
+    "Upload": {"zh_CN": "上传", "zh_TW": "上傳"},
+    "Choose a .csv or .xlsx file.": {"zh_CN": "请选择 .csv 或 .xlsx 文件。",
+                                     "zh_TW": "請選擇 .csv 或 .xlsx 檔案。"},
+    "Column in the file": {"zh_CN": "文件中的列", "zh_TW": "檔案中的欄"},
+    "Field": {"zh_CN": "字段", "zh_TW": "欄位"},
+    "(ignore)": {"zh_CN": "（忽略）", "zh_TW": "（忽略）"},
+    "date format": {"zh_CN": "日期格式", "zh_TW": "日期格式"},
+    "Update records whose": {"zh_CN": "按此字段更新已有记录：", "zh_TW": "依此欄位更新既有紀錄："},
+    "(always create)": {"zh_CN": "（总是新建）", "zh_TW": "（總是新建）"},
+    "matches": {"zh_CN": "相同时", "zh_TW": "相同時"},
+    "Save the mapping as": {"zh_CN": "将对应保存为", "zh_TW": "將對應儲存為"},
+    "Check the file": {"zh_CN": "检查文件", "zh_TW": "檢查檔案"},
+    "Mapping saved as %(name)s.": {"zh_CN": "列对应已保存为 %(name)s。",
+                                   "zh_TW": "欄位對應已儲存為 %(name)s。"},
+    "Row": {"zh_CN": "行", "zh_TW": "列"},
+    "Column": {"zh_CN": "列", "zh_TW": "欄"},
+    "Value": {"zh_CN": "值", "zh_TW": "值"},
+    "Problem": {"zh_CN": "问题", "zh_TW": "問題"},
+    "... and %(n)s more.": {"zh_CN": "……还有 %(n)s 个。", "zh_TW": "……還有 %(n)s 個。"},
+    "Open the list": {"zh_CN": "打开列表", "zh_TW": "開啟列表"},
+    "uploaded": {"zh_CN": "已上传", "zh_TW": "已上傳"},
+    "checking": {"zh_CN": "检查中", "zh_TW": "檢查中"},
+    "checked": {"zh_CN": "已检查", "zh_TW": "已檢查"},
+    "applying": {"zh_CN": "导入中", "zh_TW": "匯入中"},
+    "done": {"zh_CN": "已完成", "zh_TW": "已完成"},
+    "failed": {"zh_CN": "失败", "zh_TW": "失敗"},
+    "Export": {"zh_CN": "导出", "zh_TW": "匯出"},
+    # Duplicates and merge (portal.web.merge_views, portal.web.duplicate_warnings)
+    "Duplicates": {"zh_CN": "重复记录", "zh_TW": "重複記錄"},
+    "Duplicates: %(entity)s": {"zh_CN": "重复记录：%(entity)s", "zh_TW": "重複記錄：%(entity)s"},
+    "Keep": {"zh_CN": "保留", "zh_TW": "保留"},
+    "Merge": {"zh_CN": "合并", "zh_TW": "合併"},
+    "merge": {"zh_CN": "合并", "zh_TW": "合併"},
+    "Same phone": {"zh_CN": "电话相同", "zh_TW": "電話相同"},
+    "Same email": {"zh_CN": "邮箱相同", "zh_TW": "郵箱相同"},
+    "Similar name": {"zh_CN": "名称相近", "zh_TW": "名稱相近"},
+    "No duplicates found.": {"zh_CN": "没有发现重复记录。", "zh_TW": "沒有發現重複記錄。"},
+    "Showing %(n)s of %(total)s groups.": {"zh_CN": "显示 %(total)s 组中的 %(n)s 组。",
+                                           "zh_TW": "顯示 %(total)s 組中的 %(n)s 組。"},
+    "Choose the record to keep; the others are merged into it: its empty fields are filled "
+    "from them, everything that refers to them moves to it, then they are deleted.": {
+        "zh_CN": "选择要保留的记录，其余记录将合并到它：它的空字段由其余记录补齐，"
+                 "引用其余记录的数据都改为引用它，然后删除其余记录。",
+        "zh_TW": "選擇要保留的記錄，其餘記錄將合併到它：它的空欄位由其餘記錄補齊，"
+                 "引用其餘記錄的資料都改為引用它，然後刪除其餘記錄。"},
+    "Merged %(merged)s into #%(master)s.": {"zh_CN": "已将 %(merged)s 合并到 #%(master)s。",
+                                            "zh_TW": "已將 %(merged)s 合併到 #%(master)s。"},
+    "Possible duplicate: %(field)s is also used by %(records)s.": {
+        "zh_CN": "可能重复：%(field)s 已被 %(records)s 使用。",
+        "zh_TW": "可能重複：%(field)s 已被 %(records)s 使用。"},
+    "%(n)s other record(s) you cannot see": {"zh_CN": "另外 %(n)s 条您无权查看的记录",
+                                             "zh_TW": "另外 %(n)s 筆您無權查看的記錄"},
+    "merged": {"zh_CN": "已合并", "zh_TW": "已合併"},
 })
 
 

@@ -10,6 +10,8 @@ from typing import Any, Optional
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from portal.engines.access import Principal
+from portal.engines.scoping import UNSCOPED, read_criteria
 from portal.spec.model import EntitySpec
 from portal.system_models import PortalUser
 
@@ -40,13 +42,21 @@ class Lookup:
         return None, f"no {self.what} called '{text}'"
 
 
-def record_lookup(session: Session, model: type, entity: EntitySpec) -> Lookup:
-    """The records of ``entity`` by their title (by id when the entity has no title)."""
+def record_lookup(session: Session, model: type, entity: EntitySpec,
+                  principal: Optional[Principal] = None) -> Lookup:
+    """The records of ``entity`` by their title (by id when the entity has no title) that
+    ``principal`` may read (all, without one: the command line)."""
     lookup = Lookup(entity.name)
     title = entity.title if entity.title and entity.fields.get(entity.title) is not None and \
         entity.fields[entity.title].type not in {"link", "user", "children", "many"} else None
     column = getattr(model, title) if title else model.id
-    for record_id, name in session.execute(select(model.id, column)):
+    query = select(model.id, column)
+    criteria = read_criteria(model, entity, principal)
+    if criteria is not None:
+        query = query.where(criteria)
+    # The scope is applied here, explicitly: a background import has no request to take it
+    # from.
+    for record_id, name in session.execute(query, execution_options={UNSCOPED: True}):
         lookup.add(str(name) if name is not None else None, record_id)
     return lookup
 
@@ -65,9 +75,9 @@ def user_lookup(session: Session) -> Lookup:
 
 
 def lookup_for(session: Session, models: Any, registry: Any, kind: str,
-               target: Optional[str]) -> Lookup:
-    """The lookup of a link's target entity, or of users."""
+               target: Optional[str], principal: Optional[Principal] = None) -> Lookup:
+    """The lookup of a link's target entity (what ``principal`` may read), or of users."""
     if kind == "user":
         return user_lookup(session)
     entity = registry.entity(target)
-    return record_lookup(session, models[target], entity)
+    return record_lookup(session, models[target], entity, principal)

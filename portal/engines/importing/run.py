@@ -334,7 +334,8 @@ class _Importer:
         key = (f.type if f.type == "user" else "link", f.target)
         if key not in self.lookups:
             self.lookups[key] = lookup_for(self.session, self.models, self.registry,
-                                           "user" if f.type == "user" else "link", f.target)
+                                           "user" if f.type == "user" else "link", f.target,
+                                           self.principal)
         return self.lookups[key]
 
     def _complete(self, number: int, entity: EntitySpec, values: dict[str, Any],

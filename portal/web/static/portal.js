@@ -48,3 +48,28 @@
     if (remove) { remove.closest("tr").remove(); }
   });
 })();
+
+// An import job checking or importing: show its progress, reload when it is over.
+(function () {
+  var job = document.querySelector(".portal-import-job[data-status-url]");
+  if (!job) { return; }
+  var bar = job.querySelector(".portal-import-progress .progress-bar");
+  var count = job.querySelector(".portal-import-count");
+  function poll() {
+    fetch(job.getAttribute("data-status-url"), {credentials: "same-origin"})
+      .then(function (resp) { return resp.json(); })
+      .then(function (state) {
+        if (bar && state.total) {
+          bar.style.width = Math.min(100, Math.round(100 * state.done / state.total)) + "%";
+        }
+        if (count) { count.textContent = state.done + " / " + state.total; }
+        if (state.status !== job.getAttribute("data-status")) {
+          window.location.reload();
+        } else {
+          window.setTimeout(poll, 700);
+        }
+      })
+      .catch(function () { window.setTimeout(poll, 2000); });
+  }
+  window.setTimeout(poll, 300);
+})();
