@@ -294,3 +294,16 @@ def test_delete_refused_while_referenced(portal: Any) -> None:
     assert resp.status_code == 422
     assert "still referenced by 1 Gadget record(s) (maker)" in str(resp.get_json())
     assert api.get(f"/api/v1/maker/{maker}").status_code == 200
+
+
+def test_hidden_fields_cannot_be_filtered_on(portal: Any) -> None:
+    """covers: PL3 — a filter on a field hidden from the role would tell its values (a count
+    that changes with the bound): the REST list refuses it."""
+    admin = ApiUser(portal, "admin")
+    assert admin.post("/api/v1/gadget/", {"name": "Dear", "cost": "900.00"}).status_code == 201
+    auditor = ApiUser(portal, "auditor")
+    resp = auditor.get("/api/v1/gadget/?q=(filters:!((col:cost,opr:gt,value:700)))")
+    assert resp.status_code == 400
+    assert resp.get_json()["message"] == "cannot filter on 'cost': the field is hidden from you"
+    assert admin.get("/api/v1/gadget/?q=(filters:!((col:cost,opr:gt,value:700)))") \
+        .get_json()["count"] == 1

@@ -330,6 +330,12 @@ class EntityRestApi(EntityMixin, FastRisonModelRestApi):
 
     def get_list_headless(self, **kwargs: Any) -> Any:
         args = kwargs.get("rison", {})
+        hidden = hidden_fields(self.entity)
+        for flt in args.get(API_FILTERS_RIS_KEY, []) or []:
+            column = str(flt.get("col", "")) if isinstance(flt, dict) else ""
+            if column.split(".")[0] in hidden:  # the answer would tell the hidden values
+                return self.response_400(message=f"cannot filter on '{column}': the field "
+                                                 "is hidden from you")
         plan = self._row_list_plan()
         if (plan is None or args.get(API_SELECT_COLUMNS_RIS_KEY)
                 or args.get(API_SELECT_SEL_COLUMNS_RIS_KEY)):
