@@ -121,3 +121,37 @@ def test_import_needs_create_permission_and_a_file(portal: Any) -> None:
         content_type="multipart/form-data", follow_redirects=True)
     assert "the file is empty (no header row)" in resp.get_data(as_text=True)
     assert director.get("/import/nothing/").status_code == 404
+
+
+def test_unknown_values_are_mapped_on_screen(portal: Any) -> None:
+    """covers: PL8(value mapping on screen: an unknown enum value and an unknown linked
+    record, reported by the check, are mapped to existing ones and the file imports)"""
+    from conftest import ApiUser
+
+    assert ApiUser(portal, "director").post("/api/v1/customer/", {"name": "集团"}) \
+        .status_code == 201
+    director = WebUser(portal, "director")
+    text = "客户名称,客户分级,上级公司\n总部,A,\n北京分公司,战略,总公司\n"
+    job = upload(director, text)
+    director.client.post(job + "check", data=mapping_form(director.get(job)
+                                                          .get_data(as_text=True)))
+    assert wait(director, job, ("checked", "failed"))["problems"] == 2
+    page = html.unescape(director.get(job).get_data(as_text=True))
+    rows = dict(re.findall(r'<tr data-field="([^"]+)" data-value="([^"]+)">', page))
+    assert rows == {"grade": "战略", "parent": "总公司"}
+    form = mapping_form(page)
+    for index, (field, value) in enumerate(re.findall(
+            r'name="vmap-field-\d+" value="([^"]+)">\s*<input type="hidden" '
+            r'name="vmap-from-\d+" value="([^"]+)"', page)):
+        form.update({f"vmap-field-{index}": field, f"vmap-from-{index}": value,
+                     f"vmap-to-{index}": {"grade": "A", "parent": "集团"}[field]})
+    director.client.post(job + "check", data=form)
+    assert wait(director, job, ("checked", "failed"))["problems"] == 0
+    page = director.get(job).get_data(as_text=True)
+    director.client.post(job + "apply", data={"csrf_token": csrf_token(page)})
+    assert wait(director, job, ("done", "failed"))["status"] == "done"
+    customer = portal.extensions["portal"].models.classes["customer"]
+    with portal.app_context():
+        rows = {c.name: c for c in portal.appbuilder.session.scalars(select(customer))}
+    assert rows["北京分公司"].grade == "A"
+    assert rows["北京分公司"].parent_id == rows["集团"].id

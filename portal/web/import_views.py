@@ -168,13 +168,20 @@ class ImportView(BaseView):
         dates = [t for t in targets
                  if (found := target_field(runtime().registry.entities, spec, t)[1])
                  is not None and found.type in {"date", "datetime"}]
+        report = json.loads(job.report or "{}")
+        unknown = dict.fromkeys((p["field"], p["value"]) for p in report.get("problems", [])
+                                if p.get("mappable"))
+        known = [(t, k, v) for t, m in (mapping.values if mapping else {}).items()
+                 for k, v in m.items()]
         return self.render_template(
             "portal/import_job.html", job=job, entity=spec, headers=headers,
+            value_maps=known + [(t, k, "") for t, k in unknown
+                                if not any(t == a and k == b for a, b, _ in known)],
             targets=[(t, _label(spec, t)) for t in targets], chosen=chosen,
             dates=[(t, _label(spec, t)) for t in dates],
             formats=dict(mapping.formats) if mapping else {},
             key=mapping.key if mapping else None, errors=errors,
-            report=json.loads(job.report or "{}"), final=job.status in FINAL,
+            report=report, final=job.status in FINAL,
             title=ui_text("Import %(what)s", what=spec.label.get(current_locale(),
                                                                   humanize(job.entity))))
 
@@ -217,9 +224,20 @@ class ImportView(BaseView):
         columns = {h: request.form.get(f"col-{i}") for i, h in enumerate(headers)}
         formats = {t[len("format-"):]: v.strip() for t, v in request.form.items()
                    if t.startswith("format-") and v.strip()}
+        values = {t: dict(v) for t, v in (current.values if current else {}).items()}
+        for name in request.form:
+            if name.startswith("vmap-to-"):
+                index = name[len("vmap-to-"):]
+                target = request.form.get(f"vmap-field-{index}", "")
+                found = request.form.get(f"vmap-from-{index}", "")
+                stored = request.form[name].strip()
+                if target and stored:
+                    values.setdefault(target, {})[found] = stored
+                elif target in values:
+                    values[target].pop(found, None)
         doc = ImportMapping(current.name if current else f"{job.entity} (screen)", job.entity,
                             {c: (t,) for c, t in columns.items() if t},
-                            current.values if current else {}, formats,
+                            {t: v for t, v in values.items() if v}, formats,
                             current.defaults if current else {},
                             request.form.get("key") or None)
         return mapping_to_yaml(doc)

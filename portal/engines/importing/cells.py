@@ -28,6 +28,11 @@ class CellError(ValueError):
     """The cell's text is not a value of the field; the message says why."""
 
 
+class UnknownValue(CellError):
+    """A well-formed text that is not one of the field's values: mapping it to one (the
+    mapping's ``values``) fixes it."""
+
+
 def parse_cell(f: FieldSpec, text: str, date_format: Optional[str] = None) -> Any:
     """The value of ``f`` written as ``text`` (None when empty)."""
     text = text.strip()
@@ -69,7 +74,7 @@ def _enum(f: FieldSpec, text: str) -> str:
         label = f.value_labels.get(value)
         if label is not None and any(t.lower() == lowered for t in label.texts.values()):
             return value
-    raise CellError(f"'{text}' is not one of {', '.join(f.values)}")
+    raise UnknownValue(f"'{text}' is not one of {', '.join(f.values)}")
 
 
 def _decimal(f: FieldSpec, text: str) -> Decimal:

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from portal.engines.access import Principal
 from portal.engines.audit import plain, write_entries
 from portal.engines.bulk import insert_many
-from portal.engines.importing.cells import CellError, parse_cell
+from portal.engines.importing.cells import CellError, UnknownValue, parse_cell
 from portal.engines.importing.references import Lookup, lookup_for
 from portal.engines.importing.source import Source
 from portal.engines.numbering import next_numbers
@@ -51,6 +51,8 @@ class Problem:
     field: str
     value: str
     message: str
+    #: An unknown enum value or referenced record: the mapping's ``values`` can fix it.
+    mappable: bool = False
 
     def __str__(self) -> str:
         where = f"row {self.row}" if self.row else "file"
@@ -152,6 +154,7 @@ def _number_checker(f: FieldSpec) -> Callable[[Any], Optional[str]]:
 class _Refusal:
     text: str
     reason: str
+    mappable: bool = False
 
 
 _UNSEEN = object()
@@ -295,7 +298,8 @@ class _Importer:
         if found is _UNSEEN:
             found = cell.known[text] = self._convert(cell, text)
         if isinstance(found, _Refusal):
-            self._problem(number, cell.target, found.text, found.reason, column=cell.column)
+            self._problem(number, cell.target, found.text, found.reason, column=cell.column,
+                          mappable=found.mappable)
             return None
         if cell.field.type == "many":
             ids, bad = found
@@ -312,12 +316,13 @@ class _Importer:
         try:
             value = parse_cell(f, mapped, cell.date_format)
         except CellError as exc:
-            return _Refusal(text, str(exc))
+            return _Refusal(text, str(exc), isinstance(exc, UnknownValue))
         if value is None:
             return None
         if f.type in {"link", "user"}:
             record, why = self._lookup(f).find(value)
-            return _Refusal(text, why) if why else record
+            return _Refusal(text, why, record is None and why.startswith("no ")) if why \
+                else record
         if f.type == "many":
             ids, bad = [], []
             for part in (p.strip() for p in value.split(";")):
@@ -400,8 +405,8 @@ class _Importer:
                                   "unique")
 
     def _problem(self, row: int, target: str, value: str, message: str,
-                 column: str = "") -> None:
-        self.report.add(Problem(row, column, target, value, message))
+                 column: str = "", mappable: bool = False) -> None:
+        self.report.add(Problem(row, column, target, value, message, mappable))
 
     @staticmethod
     def _stored(f: FieldSpec) -> str:
