@@ -5,9 +5,11 @@ Also mounted on Flask's CLI, so ``flask --app app portal ...`` works the same.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Optional
 
@@ -27,23 +29,32 @@ def _schema_dir(option: Optional[str]) -> Path:
         sys.exit(1)
 
 
-def _app() -> Any:
-    from portal.app_factory import create_app
+@contextlib.contextmanager
+def _fatal_errors(spec_note: str) -> Iterator[None]:
+    """Turn what stops a command (YAML errors, bad configuration, a database behind the
+    YAML) into its messages on stderr and exit code 1."""
     from portal.migrate.startup import SchemaBehind
 
     try:
-        return create_app()
+        yield
     except SchemaBehind as exc:
         click.echo(f"the portal cannot start: {exc}", err=True)
         sys.exit(1)
     except SpecErrors as exc:
         for error in exc.errors:
             click.echo(str(error), err=True)
-        click.echo(f"{len(exc.errors)} error(s): the portal cannot start.", err=True)
+        click.echo(f"{len(exc.errors)} error(s){spec_note}", err=True)
         sys.exit(1)
     except ConfigError as exc:
         click.echo(f"configuration error: {exc}", err=True)
         sys.exit(1)
+
+
+def _app() -> Any:
+    from portal.app_factory import create_app
+
+    with _fatal_errors(": the portal cannot start."):
+        return create_app()
 
 
 @click.group(help="Low-code CRM portal: YAML definitions compiled into a running portal.")
@@ -138,16 +149,8 @@ def migrate(mode: str, drop: bool, who: Optional[str]) -> None:
 
     from portal.migrate_command import MigrationSetup
 
-    try:
+    with _fatal_errors(" in the YAML: fix them first."):
         setup = MigrationSetup.from_settings(load_settings({"DEBUG": True}))
-    except ConfigError as exc:
-        click.echo(f"configuration error: {exc}", err=True)
-        sys.exit(1)
-    except SpecErrors as exc:
-        for error in exc.errors:
-            click.echo(str(error), err=True)
-        click.echo(f"{len(exc.errors)} error(s) in the YAML: fix them first.", err=True)
-        sys.exit(1)
     try:
         code = setup.run(mode, drop, who or getpass.getuser(), click.echo)
     finally:
