@@ -28,7 +28,7 @@ demo: setup
 	  echo "" && \
 	  echo "  Portal:  http://$(HOST):$(PORT)/" && \
 	  echo "  Admin:   $(ADMIN_USER) / $(ADMIN_PASSWORD)" && \
-	  echo "  Demo:    director, wang.fang, anna, finance (password demo-pass-1)" && \
+	  echo "  Demo:    director, wang.fang, anna, finance, steward (password demo-pass-1)" && \
 	  echo "" && \
 	  $(BIN)/portal serve --host "$(HOST)" --port "$(PORT)"
 
