@@ -189,6 +189,39 @@ def import_(entity: str, file: Path, mapping: Optional[str], apply: bool,
     sys.exit(1 if report.problem_count else 0)
 
 
+@portal.command(help="Give every record one user owns to another (a dry run unless --apply).")
+@click.argument("from_user")
+@click.argument("to_user")
+@click.option("--entity", "entities", multiple=True, help="Only these entities (repeatable).")
+@click.option("--apply", is_flag=True, help="Move the records (one transaction, audited).")
+def handover(from_user: str, to_user: str, entities: tuple[str, ...], apply: bool) -> None:
+    """``portal handover FROM TO [--entity E ...] [--apply]``."""
+    from portal.engines.access import SYSTEM
+    from portal.engines.handover import HandoverRefused, hand_over, plan_handover
+
+    app = _running_app()
+    with app.app_context():
+        rt = app.extensions["portal"]
+        session = app.appbuilder.session
+        try:
+            if apply:
+                plan = hand_over(session, rt.registry, rt.models.classes, from_user, to_user,
+                                 SYSTEM, entities or None)
+                session.commit()
+            else:
+                plan = plan_handover(session, rt.registry, rt.models.classes, from_user,
+                                     to_user, entities or None)
+        except HandoverRefused as exc:
+            session.rollback()
+            click.echo(f"handover refused: {exc}", err=True)
+            sys.exit(1)
+    for entity, count in sorted(plan.counts.items()):
+        click.echo(f"  {entity}: {count}")
+    verb = "moved" if apply else "would move"
+    click.echo(f"{verb} {plan.total} record(s) from {plan.from_user} to {plan.to_user}"
+               + ("" if apply else "; run again with --apply to move them"))
+
+
 @portal.command(help="Run the portal: the development server, or gunicorn with --workers N.")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)

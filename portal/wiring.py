@@ -16,6 +16,7 @@ from portal.generators.permissions import (
 from portal.generators.screens import EntityClasses
 from portal.permission_sync import SyncReport, sync_permissions
 from portal.spec.model import Registry
+from portal.web.handover_views import HandoverView
 from portal.web.i18n import LazyLabel, humanize, lazy_label
 from portal.web.import_views import ImportView
 from portal.web.my_work_api import MyWorkApi
@@ -52,6 +53,8 @@ def register_system_views(appbuilder: AppBuilder) -> None:
     "My work" for everyone (approvals with their count, submissions, inbox, delegation)."""
     appbuilder.add_view(DepartmentView, "Departments", icon="fa-sitemap",
                         label=lazy_gettext("Departments"), category="Security")
+    appbuilder.add_view(HandoverView, "Handover", icon="fa-exchange",
+                        label=lazy_ui_text("Handover"), category="Security")
     work, approvals, submissions, inbox, delegations = MY_WORK_MENU
     category = {"category": work, "category_icon": "fa-briefcase",
                 "category_label": lazy_ui_text("My work")}

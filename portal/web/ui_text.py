@@ -110,6 +110,24 @@ TEXTS: Mapping[str, Mapping[str, str]] = MappingProxyType({
     "... and %(n)s more.": {"zh_CN": "……还有 %(n)s 个。", "zh_TW": "……還有 %(n)s 個。"},
     "Open the list": {"zh_CN": "打开列表", "zh_TW": "開啟列表"},
     "Value in the file": {"zh_CN": "文件中的值", "zh_TW": "檔案中的值"},
+    "Handover": {"zh_CN": "工作交接", "zh_TW": "工作交接"},
+    "Every record one user owns goes to another, in one audited action (for example when a "
+    "sales rep leaves).": {
+        "zh_CN": "将一个用户负责的全部记录一次性转交给另一个用户（如销售离职），并记入审计。",
+        "zh_TW": "將一個使用者負責的全部紀錄一次轉交給另一個使用者（如業務離職），"
+                 "並記入稽核。"},
+    "To": {"zh_CN": "交给", "zh_TW": "交給"},
+    "inactive": {"zh_CN": "已停用", "zh_TW": "已停用"},
+    "Show what would move": {"zh_CN": "预览将转交的记录", "zh_TW": "預覽將轉交的紀錄"},
+    "Count": {"zh_CN": "数量", "zh_TW": "數量"},
+    "%(a)s owns no records.": {"zh_CN": "%(a)s 名下没有记录。", "zh_TW": "%(a)s 名下沒有紀錄。"},
+    "Move them to %(b)s": {"zh_CN": "转交给 %(b)s", "zh_TW": "轉交給 %(b)s"},
+    "Tick at least one kind of record.": {"zh_CN": "请至少勾选一类记录。",
+                                          "zh_TW": "請至少勾選一類紀錄。"},
+    "%(n)s record(s) moved from %(a)s to %(b)s.": {
+        "zh_CN": "已将 %(n)s 条记录从 %(a)s 转交给 %(b)s。",
+        "zh_TW": "已將 %(n)s 筆紀錄從 %(a)s 轉交給 %(b)s。"},
+    "handover": {"zh_CN": "交接", "zh_TW": "交接"},
     "Store as": {"zh_CN": "保存为", "zh_TW": "儲存為"},
     "a value or record that exists": {"zh_CN": "已有的值或记录", "zh_TW": "既有的值或紀錄"},
     "uploaded": {"zh_CN": "已上传", "zh_TW": "已上傳"},
