@@ -43,7 +43,7 @@ from portal.web.ui_text import ui_text
 
 #: Job states after which nothing runs.
 FINAL = ("checked", "done", "failed")
-#: Largest upload accepted (the app's MAX_CONTENT_LENGTH also applies).
+#: The files an import takes (their size is bounded by the app's MAX_CONTENT_LENGTH).
 ALLOWED_SUFFIXES = (".csv", ".txt", ".xlsx")
 
 
@@ -204,8 +204,7 @@ class ImportView(BaseView):
         job = self._job(job_id)
         if job.status in ("checking", "applying"):
             abort(409, description="this import is running")
-        spec = runtime().registry.entity(job.entity)
-        text = self._mapping_from_form(job, spec)
+        text = self._mapping_from_form(job)
         mapping, errors = mapping_from_text(text, "mapping", runtime().registry.entities)
         if errors or mapping is None:
             for error in errors:
@@ -218,7 +217,8 @@ class ImportView(BaseView):
             self._save_mapping(job.entity, name, mapping)
         return self._launch(job, apply=False)
 
-    def _mapping_from_form(self, job: ImportJob, spec: Any) -> str:
+    def _mapping_from_form(self, job: ImportJob) -> str:
+        """The job's mapping with the columns, formats, key and value maps of the form."""
         current, _ = mapping_from_text(job.mapping, "mapping", runtime().registry.entities)
         headers = read_source(Path(job.path), job.filename).headers
         columns = {h: request.form.get(f"col-{i}") for i, h in enumerate(headers)}
