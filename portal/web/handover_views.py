@@ -5,15 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, flash, redirect, request, url_for
+from flask import flash, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
-from flask_wtf.csrf import validate_csrf
 from sqlalchemy import select
-from wtforms.validators import ValidationError as WTFValidationError
 
 from portal.engines.handover import HandoverRefused, hand_over, plan_handover
 from portal.runtime import acting_principal, runtime
 from portal.system_models import PortalUser
+from portal.web.csrf import require_csrf
 from portal.web.i18n import current_locale, humanize
 from portal.web.ui_text import ui_text
 
@@ -47,7 +46,7 @@ class HandoverView(BaseView):
     @has_access
     def preview(self) -> Any:
         """How many records of each entity would move."""
-        self._csrf()
+        require_csrf()
         rt = runtime()
         try:
             plan = plan_handover(self.appbuilder.session, rt.registry, rt.models.classes,
@@ -63,7 +62,7 @@ class HandoverView(BaseView):
     @has_access
     def apply(self) -> Any:
         """Move the records of the entities ticked on the preview."""
-        self._csrf()
+        require_csrf()
         rt = runtime()
         session = self.appbuilder.session
         entities = request.form.getlist("entity")
@@ -82,10 +81,3 @@ class HandoverView(BaseView):
         flash(ui_text("%(n)s record(s) moved from %(a)s to %(b)s.", n=plan.total,
                       a=plan.from_user, b=plan.to_user), "success")
         return redirect(url_for(f"{self.endpoint}.form"))
-
-    @staticmethod
-    def _csrf() -> None:
-        try:
-            validate_csrf(request.form.get("csrf_token"))
-        except WTFValidationError:
-            abort(400, description="the form expired; reload the page and try again")

@@ -18,11 +18,9 @@ from typing import Any, Optional
 
 from flask import abort, current_app, flash, jsonify, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
-from flask_wtf.csrf import validate_csrf
 from sqlalchemy import select, update
 from sqlalchemy.exc import OperationalError
 from werkzeug.utils import secure_filename
-from wtforms.validators import ValidationError as WTFValidationError
 
 from portal.engines.access import Principal
 from portal.engines.importing.run import run_import
@@ -38,6 +36,7 @@ from portal.spec.imports import (
     target_field,
 )
 from portal.system_models import ImportJob, PortalUser, SavedImportMapping, utcnow
+from portal.web.csrf import require_csrf
 from portal.web.i18n import current_locale, humanize
 from portal.web.ui_text import ui_text
 
@@ -45,13 +44,6 @@ from portal.web.ui_text import ui_text
 FINAL = ("checked", "done", "failed")
 #: The files an import takes (their size is bounded by the app's MAX_CONTENT_LENGTH).
 ALLOWED_SUFFIXES = (".csv", ".txt", ".xlsx")
-
-
-def _csrf() -> None:
-    try:
-        validate_csrf(request.form.get("csrf_token"))
-    except WTFValidationError:
-        abort(400, description="the form expired; reload the page and try again")
 
 
 def _entity_or_404(name: str) -> Any:
@@ -113,7 +105,7 @@ class ImportView(BaseView):
     @has_access
     def upload(self, entity: str) -> Any:
         """Keep the uploaded file and open its job with the chosen or guessed mapping."""
-        _csrf()
+        require_csrf()
         spec = _entity_or_404(entity)
         upload = request.files.get("file")
         name = secure_filename(upload.filename or "") if upload else ""
@@ -200,7 +192,7 @@ class ImportView(BaseView):
     def check(self, job_id: int) -> Any:
         """Take the mapping from the form (saving it when named), then check in the
         background."""
-        _csrf()
+        require_csrf()
         job = self._job(job_id)
         if job.status in ("checking", "applying"):
             abort(409, description="this import is running")
@@ -259,7 +251,7 @@ class ImportView(BaseView):
     @has_access
     def apply(self, job_id: int) -> Any:
         """Import the checked file in the background (all rows, or none)."""
-        _csrf()
+        require_csrf()
         job = self._job(job_id)
         report = json.loads(job.report or "{}")
         if job.status != "checked" or report.get("problem_count"):

@@ -10,15 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, flash, redirect, request, url_for
-from flask_wtf.csrf import validate_csrf
-from wtforms.validators import ValidationError as WTFValidationError
+from flask import flash, redirect, request, url_for
 
 from portal.engines.access import AccessDenied
 from portal.engines.duplicates import duplicate_groups
 from portal.engines.merge import MergeOutcome, MergeRefused, merge
 from portal.runtime import acting_principal, request_principal, runtime
 from portal.web.access_columns import hidden_fields
+from portal.web.csrf import require_csrf
 from portal.web.i18n import current_locale
 from portal.web.json_body import json_object
 from portal.web.records import RecordInvalid
@@ -52,10 +51,7 @@ def _form_ids() -> tuple[Any, list[Any]]:
 
 def merge_from_form(view: Any) -> Any:
     """Merge what the duplicates page posted; show the master, or the page with why not."""
-    try:
-        validate_csrf(request.form.get("csrf_token"))
-    except WTFValidationError:
-        abort(400, description="the form expired; reload the page and try again")
+    require_csrf()
     master, others = _form_ids()
     session = view._session()
     rt = runtime()

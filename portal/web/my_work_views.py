@@ -7,14 +7,13 @@ from typing import Any
 
 from flask import abort, flash, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
-from flask_wtf.csrf import validate_csrf
 from sqlalchemy import select
-from wtforms.validators import ValidationError as WTFValidationError
 
 from portal.engines import inbox
 from portal.engines.delegation import DelegationInvalid, add_delegation, cancel_delegation
 from portal.runtime import request_principal, runtime
 from portal.system_models import Notification, PortalUser
+from portal.web.csrf import require_csrf
 from portal.web.my_work_data import (
     MY_WORK,
     approval_rows,
@@ -25,13 +24,6 @@ from portal.web.my_work_data import (
 )
 from portal.web.ui_text import ui_text
 from portal.web.workflow_view import act_from_form
-
-
-def _check_csrf() -> None:
-    try:
-        validate_csrf(request.form.get("csrf_token"))
-    except WTFValidationError:
-        abort(400, description="the form expired; reload the page and try again")
 
 
 def _user_id() -> int:
@@ -117,7 +109,7 @@ class MyWorkView(BaseView):
     @has_access
     def read_notifications(self) -> Any:
         """Mark every unread notification of the user read."""
-        _check_csrf()
+        require_csrf()
         session = self._session()
         count = inbox.mark_read(session.connection(), _user_id())
         session.commit()
@@ -141,7 +133,7 @@ class MyWorkView(BaseView):
     @has_access
     def new_delegation(self) -> Any:
         """Name a substitute for a period; every problem is shown by field."""
-        _check_csrf()
+        require_csrf()
         session = self._session()
         substitute = request.form.get("substitute", "")
         try:
@@ -163,7 +155,7 @@ class MyWorkView(BaseView):
     @has_access
     def end_delegation(self, delegation_id: int) -> Any:
         """Cancel one of the user's own delegations."""
-        _check_csrf()
+        require_csrf()
         session = self._session()
         if not cancel_delegation(session, _user_id(), delegation_id):
             session.rollback()

@@ -5,14 +5,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from flask import abort, flash, request
-from flask_wtf.csrf import validate_csrf
+from flask import flash, request
 from sqlalchemy.orm import Session
-from wtforms.validators import ValidationError as WTFValidationError
 
 from portal.engines import workflow
 from portal.engines.access import AccessDenied
 from portal.runtime import acting_principal, runtime
+from portal.web.csrf import require_csrf
 from portal.web.i18n import current_locale, humanize
 from portal.web.ui_text import ui_text
 
@@ -70,10 +69,7 @@ def state_label(spec: workflow.WorkflowSpec, state: str) -> str:
 def act_from_form(session: Session, item: Any, name: str) -> bool:
     """Take action ``name`` on ``item`` from a posted form (CSRF-checked, with its
     ``comment``), commit, and flash what happened; False when refused (nothing written)."""
-    try:
-        validate_csrf(request.form.get("csrf_token"))
-    except WTFValidationError:
-        abort(400, description="the form expired; reload the page and try again")
+    require_csrf()
     rt = runtime()
     try:
         outcome = workflow.perform(session, rt.registry, rt.models.classes, item, name,
