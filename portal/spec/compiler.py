@@ -18,6 +18,7 @@ from dataclasses import replace
 from pathlib import Path
 from types import MappingProxyType
 
+from portal.spec.features import compile_features
 from portal.spec.imports import ImportMapping, validate_import
 from portal.spec.loader import Document, load_file
 from portal.spec.model import ModuleSpec, Registry, RoleSpec, SpecError, SpecErrors
@@ -110,6 +111,8 @@ def check_schema_dir(root: str | os.PathLike[str], *,
                 elif mapping is not None:
                     mappings[mapping.name] = mapping
         registry = replace(registry, imports=MappingProxyType(mappings))
+        registry, found = compile_features(registry, [(d.spec.name, d.doc) for d in drafts])
+        errors.extend(found)
     if errors:
         return None, sorted(errors, key=SpecError.sort_key)
     return registry, []

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
+from portal.spec.features import all_features
 from portal.spec.model import DYNAMIC_DEFAULTS, FIELD_TYPES, LOCALES, SCOPES
 from portal.spec.reserved import NAME_MAX, NAME_RE
 from portal.spec.schemas import REQUIRED_OPTIONS, options_for
@@ -124,6 +125,7 @@ def _entity() -> dict[str, Any]:
             "renamed_from": _described("The entity's earlier name(s): portal migrate renames "
                                        "the table and keeps its data.",
                                        {"$ref": "#/$defs/old_names"}),
+            **{f.key: _described(f.description, f.json_schema()) for f in all_features()},
         },
     }
 

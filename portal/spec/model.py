@@ -391,10 +391,17 @@ class Registry:
     workflows: Mapping[str, WorkflowSpec] = field(default_factory=lambda: MappingProxyType({}))
     #: Import mappings by name (``portal.spec.imports.ImportMapping``).
     imports: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    #: Entity features (``portal.spec.features``): feature key -> entity name -> its spec.
+    features: Mapping[str, Mapping[str, Any]] = field(
+        default_factory=lambda: MappingProxyType({}))
 
     def entity(self, name: str) -> EntitySpec:
         """The entity called ``name`` (KeyError if there is none)."""
         return self.entities[name]
+
+    def feature(self, key: str, entity: str) -> Any:
+        """The compiled ``key`` feature of ``entity`` (a board, an overview...), or None."""
+        return self.features.get(key, {}).get(entity)
 
     def workflow_of(self, entity: str) -> Optional[WorkflowSpec]:
         """The workflow of ``entity``, if one is declared (at most one per entity)."""

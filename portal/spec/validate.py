@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import Any
 
+from portal.spec.features import feature_keys
 from portal.spec.fielddefs import FieldBuilder
 from portal.spec.labels import humanize, make_label
 from portal.spec.loader import Document, Path
@@ -96,7 +97,11 @@ def validate_entity(doc: Document, folder_module: str | None, *,
     ``EntitySchema`` to reuse (building one per document is a fifth of a compile)."""
     doc, data = _expand_shorthand(doc)
     rep = Reporter(doc, data)
-    valid, issues = load_shape(shape or EntitySchema(), data)
+    own = data
+    if isinstance(data, dict):  # feature keys are compiled later, by their own modules
+        keys = feature_keys()
+        own = {k: v for k, v in data.items() if k not in keys}
+    valid, issues = load_shape(shape or EntitySchema(), own)
     rep.issues(issues)
     name = valid.get("entity")
     usable, lowercase = _entity_name(rep, name)

@@ -1,0 +1,8 @@
+"""The list of entity features (see :mod:`portal.spec.features`): one line per feature."""
+
+from __future__ import annotations
+
+from portal.spec.features import Feature
+
+#: Every entity feature, in compile order. Add a feature's ``FEATURE`` here.
+FEATURES: tuple[Feature, ...] = ()
