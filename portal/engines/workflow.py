@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 
 from portal.engines.access import AccessDenied, Principal
 from portal.engines.audit import workflow_entry, write_entries
+from portal.engines.expression_values import holds
 from portal.engines.scoping import UNSCOPED
 from portal.engines.validation import is_empty
 from portal.engines.workflow_actors import (
@@ -43,7 +44,6 @@ from portal.engines.workflow_actors import (
     slot_refs,
     who_can_act,
 )
-from portal.spec.expressions import ExpressionError, evaluate
 from portal.spec.model import (
     ActorRef,
     EntitySpec,
@@ -94,6 +94,8 @@ class Outcome:
     waiting: int = 0
     steps: list[str] = field(default_factory=list)
     transitions: list[str] = field(default_factory=list)
+    #: The language of messages declared in the YAML (a gate's).
+    locale: str = "en"
 
 
 def workflow_of(item: Any) -> Optional[WorkflowSpec]:
@@ -137,7 +139,7 @@ def available_actions(session: Session, item: Any, principal: Principal,
     known = known or Known(delegators(session, principal, on))
     actions = []
     for transition in workflow.outgoing(state):
-        if transition.automatic or not _condition_holds(transition, item, on):
+        if transition.automatic or not _condition_holds(session, transition, item, on):
             continue
         if signed and not _owner_only(transition):
             continue
@@ -174,18 +176,9 @@ def _signed_parts(workflow: WorkflowSpec, votes: list[Any]) -> frozenset[ActorRe
     return frozenset(parts)
 
 
-def _condition_holds(transition: TransitionSpec, item: Any, on: dt.date) -> bool:
-    if transition.when is None:
-        return True
-    try:
-        return evaluate(transition.when, _values(item, transition.when.names), on)
-    except ExpressionError:
-        return False
-
-
-def _values(item: Any, names: frozenset[str]) -> dict[str, Any]:
-    entity: EntitySpec = type(item).__entity__
-    return {name: getattr(item, _stored(entity, name), None) for name in names}
+def _condition_holds(session: Session, transition: TransitionSpec, item: Any,
+                     on: dt.date) -> bool:
+    return transition.when is None or holds(session, item, transition.when, on)
 
 
 def _self_approval_ok(transition: TransitionSpec, item: Any, acting: Acting) -> bool:
@@ -203,8 +196,9 @@ def _self_approval_ok(transition: TransitionSpec, item: Any, acting: Acting) -> 
 
 def perform(session: Session, registry: Registry, models: Mapping[str, type], item: Any,
             name: str, principal: Principal, comment: Optional[str] = None,
-            today: Optional[dt.date] = None) -> Outcome:
+            today: Optional[dt.date] = None, locale: str = "en") -> Outcome:
     """Perform transition ``name`` on ``item`` as ``principal``; the caller commits.
+    ``locale`` is the language of the messages a gate declares in its YAML.
 
     Raises :class:`TransitionConflict` when the record is not (or no longer) in a state the
     transition leaves, :class:`AccessDenied` when the person may not perform it, and
@@ -234,12 +228,12 @@ def perform(session: Session, registry: Registry, models: Mapping[str, type], it
         raise AccessDenied(f"you may not perform '{name}' on this record")
     if not _self_approval_ok(transition, item, acting):
         raise AccessDenied(f"you may not perform '{name}' on your own record")
-    if not _condition_holds(transition, item, on):
+    if not _condition_holds(session, transition, item, on):
         raise TransitionRefused({"_": [f"'{name}' needs {transition.when.source}"]})  # type: ignore[union-attr]
     text = (comment or "").strip() or None
     if transition.comment_required and text is None:
         raise TransitionRefused({"comment": [f"a comment is required to {name}"]})
-    outcome = Outcome(state=state, moved=False)
+    outcome = Outcome(state=state, moved=False, locale=locale)
     rule = transition.by
     if rule is not None and rule.is_countersign:
         _vote(session, item, workflow, transition, current_round, acting)
@@ -328,6 +322,9 @@ def _move(session: Session, registry: Registry, models: Mapping[str, type], item
             name: [f"required to enter '{target.name}'"] for name in missing
         } | {"_": [f"fill in {', '.join(_label(entity, n) for n in missing)} before "
                    f"'{transition.name}'"]})
+    if target.gate is not None and not holds(session, item, target.gate, on):
+        raise TransitionRefused({"_": [target.gate_message.get(
+            outcome.locale, f"'{target.name}' needs {target.gate.source}")]})
     setattr(item, workflow.state_field, target.name)
     _apply_effects(session, registry, models, item, target, acting, on)
     session.flush()
@@ -343,7 +340,7 @@ def _follow_automatic(session: Session, registry: Registry, models: Mapping[str,
     for _ in range(MAX_AUTOMATIC_CHAIN):
         state = state_of(workflow, item)
         automatic = next((t for t in workflow.outgoing(state)
-                          if t.automatic and _condition_holds(t, item, on)), None)
+                          if t.automatic and _condition_holds(session, t, item, on)), None)
         if automatic is None:
             return
         _move(session, registry, models, item, workflow, automatic, state, None, None, on,

@@ -294,13 +294,39 @@ class ActorRule:
 
 
 @dataclass(frozen=True)
+class Aggregate:
+    """``sum(lines, quantity * unit_price)`` or ``count(contract.opportunity, signed)`` inside
+    an expression: a function over related records.
+
+    ``source`` is a ``children`` field of the record (``("lines",)``) or an entity and its link
+    field pointing at the record (``("contract", "opportunity")``). ``value`` is evaluated on
+    each related record (None for ``count``) and ``where`` filters them. ``key`` is the
+    canonical text under which the evaluator looks up the computed value.
+    """
+
+    function: str
+    source: tuple[str, ...]
+    key: str
+    value: Optional[Expression] = None
+    where: Optional[Expression] = None
+
+
+@dataclass(frozen=True)
 class Expression:
-    """A condition over record fields (``amount > 5000 and grade in ['A', 'B']``), checked at
-    compile time and evaluated by :mod:`portal.spec.expressions` (never ``eval``)."""
+    """A condition or formula over record fields (``amount > 5000 and grade in ['A', 'B']``,
+    ``amount - sum(receipt.contract, amount)``), checked at compile time and evaluated by
+    :mod:`portal.spec.expressions` (never ``eval``).
+
+    ``names`` are the record's own fields; ``paths`` are fields reached through link fields
+    (``("customer", "grade")`` for ``customer.grade``); ``aggregates`` are the functions over
+    related records. Paths and aggregates are looked up by their canonical text.
+    """
 
     source: str
     names: frozenset[str]
     tree: object = field(compare=False, repr=False, default=None)
+    paths: frozenset[tuple[str, ...]] = frozenset()
+    aggregates: tuple[Aggregate, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -339,6 +365,10 @@ class StateSpec:
     editable: Optional[tuple[str, ...]] = None
     locked: bool = False
     effects: tuple[EffectSpec, ...] = ()
+    #: A condition the record must meet to enter the state (a stage gate over related
+    #: records, e.g. ``count(contract.opportunity) > 0``), and what to tell the user when not.
+    gate: Optional[Expression] = None
+    gate_message: Label = field(default_factory=Label)
 
 
 @dataclass(frozen=True)
@@ -391,6 +421,8 @@ class Registry:
     workflows: Mapping[str, WorkflowSpec] = field(default_factory=lambda: MappingProxyType({}))
     #: Import mappings by name (``portal.spec.imports.ImportMapping``).
     imports: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    #: Reports by name (``portal.spec.reports.ReportSpec``).
+    reports: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     #: Entity features (``portal.spec.features``): feature key -> entity name -> its spec.
     features: Mapping[str, Mapping[str, Any]] = field(
         default_factory=lambda: MappingProxyType({}))

@@ -8,13 +8,16 @@ that is broken in its own entity (:meth:`EntityDraft.is_broken`) are not reporte
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from types import MappingProxyType
 
+from portal.spec.expression_refs import check_expression
 from portal.spec.expressions import BUILTIN_NAMES
 from portal.spec.loader import Path
 from portal.spec.model import (
     ActorRule,
     EffectSpec,
+    Expression,
     FieldSpec,
     RoleSpec,
     SpecError,
@@ -101,12 +104,14 @@ class _WorkflowResolver:
             for effect, epath in zip(state.effects, self.draft.effect_paths[state.name],
                                      strict=True):
                 self._effect(epath, effect)
+            if state.gate is not None:
+                self._condition((*path, "gate", "when"), state.gate)
         for t in self.spec.transitions.values():
             path = ("transitions", t.name)
             if t.by is not None:
                 self._actors((*path, "by"), t.by)
             if t.when is not None:
-                self._condition((*path, "when"), t.when.names)
+                self._condition((*path, "when"), t.when)
 
     # -- fields --------------------------------------------------------------------------------
 
@@ -164,9 +169,13 @@ class _WorkflowResolver:
                          f"the values of enum '{name}' must be exactly the states; "
                          + "; ".join(parts))
 
-    def _condition(self, path: Path, names: Iterable[str]) -> None:
+    def _condition(self, path: Path, condition: Expression) -> None:
+        """Check the fields, link paths and related-record functions ``condition`` reads."""
         assert self.entity is not None
-        for name in sorted(names):
+        entities = {n: d.spec for n, d in self.entities.items()}
+        check_expression(replace(condition, names=frozenset()), self.entity.spec, entities,
+                         lambda code, message, hint: self.rep.add(path, code, message, hint))
+        for name in sorted(condition.names):
             if name in BUILTIN_NAMES or self.entity.is_broken(name) or name in SYSTEM_FIELDS:
                 continue
             field = self.entity.spec.fields.get(name)
@@ -176,7 +185,8 @@ class _WorkflowResolver:
                              suggest(name, choices))
             elif field.type in NOT_A_VALUE:
                 self.rep.add(path, "bad-ref", f"a condition cannot use field '{name}' of type "
-                                              f"'{field.type}'")
+                                              f"'{field.type}' (count({name}) or "
+                                              f"sum({name}, field) read it)")
 
     # -- actors --------------------------------------------------------------------------------
 

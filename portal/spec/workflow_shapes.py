@@ -306,6 +306,13 @@ class EffectSchema(DocSchema):
     create = mf.Nested(CreateSchema, error_messages={"null": expected("a mapping")})
 
 
+class GateSchema(DocSchema):
+    """``gate: {when: "count(contract.opportunity) > 0", message: {...}}``."""
+
+    when = Condition(required=True)
+    message = LabelText()
+
+
 class StateSchema(DocSchema):
     """One state's options (after ``name: null`` is expanded to ``name: {}``)."""
 
@@ -317,6 +324,7 @@ class StateSchema(DocSchema):
     required = NameList()
     editable = NameList()
     locked = Flag()
+    gate = mf.Nested(GateSchema, error_messages={"null": expected("a mapping with when")})
     effects = mf.List(mf.Nested(EffectSchema, error_messages={"null": expected(EFFECT_ENTRY)}),
                       error_messages={"invalid": expected("a list of effects"),
                                       "null": expected("a list of effects")})

@@ -254,6 +254,8 @@ class _Builder:
             required=tuple(opts.get("required", ())),
             editable=None if editable is None else tuple(editable), locked=locked,
             effects=self._effects(name),
+            gate=(opts.get("gate") or {}).get("when"),
+            gate_message=make_label((opts.get("gate") or {}).get("message"), ""),
         )
 
     def _effects(self, state: str) -> tuple[EffectSpec, ...]:

@@ -73,7 +73,8 @@ def act_from_form(session: Session, item: Any, name: str) -> bool:
     rt = runtime()
     try:
         outcome = workflow.perform(session, rt.registry, rt.models.classes, item, name,
-                                   acting_principal(), request.form.get("comment"))
+                                   acting_principal(), request.form.get("comment"),
+                                   locale=current_locale())
         session.commit()
     except (AccessDenied, workflow.TransitionConflict) as exc:
         session.rollback()
