@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from portal.engines.scoping import UNSCOPED
 from portal.spec.expression_refs import related_rows
-from portal.spec.expressions import ExpressionError, compute
+from portal.spec.expressions import BUILTIN_NAMES, ExpressionError, compute
 from portal.spec.model import Aggregate, EntitySpec, Expression
 
 #: Field types whose stored value is the id of another row.
@@ -28,9 +28,10 @@ _BY_ID = frozenset({"link", "user", "file"})
 def expression_values(session: Session, item: Any, expression: Expression) -> dict[str, Any]:
     """Everything ``expression`` reads from ``item``, keyed as the evaluator looks it up."""
     entity: EntitySpec = type(item).__entity__
-    values: dict[str, Any] = {name: own_value(entity, item, name) for name in expression.names}
+    values: dict[str, Any] = {name: own_value(entity, item, name) for name in expression.names
+                              if name not in BUILTIN_NAMES}
     for path in expression.paths:
-        values[".".join(path)] = _follow(item, path)
+        values[".".join(path)] = _follow(session, item, path)
     for aggregate in expression.aggregates:
         values[aggregate.key] = _aggregate(session, item, entity, aggregate)
     return values
@@ -60,12 +61,17 @@ def own_value(entity: EntitySpec, item: Any, name: str) -> Any:
     return getattr(item, name, None)
 
 
-def _follow(item: Any, path: tuple[str, ...]) -> Any:
+def _follow(session: Session, item: Any, path: tuple[str, ...]) -> Any:
     current = item
     for hop in path[:-1]:
-        current = getattr(current, hop, None)
-        if current is None:
+        linked = getattr(current, hop, None)
+        key = getattr(current, f"{hop}_id", None)
+        if linked is None and key is not None:  # only the id is set so far (a new record)
+            entity = type(current).__entity__
+            linked = session.get(model_for(type(current), entity.fields[hop].target), key)
+        if linked is None:
             return None
+        current = linked
     return own_value(type(current).__entity__, current, path[-1])
 
 
