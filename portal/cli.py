@@ -238,6 +238,43 @@ def serve(host: str, port: int, workers: int) -> None:
         app.run(host=host, port=port, debug=False, use_reloader=False)
 
 
+@portal.command(help="Run the periodic jobs (agenda reminders, ...) once and exit: for cron or "
+                     "a systemd timer, e.g. every 5 minutes; safe on several machines at once.")
+@click.option("--job", "names", multiple=True, metavar="NAME",
+              help="Run only this job (repeatable).")
+@click.option("--list", "list_jobs", is_flag=True, help="List the jobs and exit.")
+@click.option("--now", "now_text", metavar="YYYY-MM-DDTHH:MM",
+              help="Act as if it were this local time (to test reminders or catch up).")
+def tick(names: tuple[str, ...], list_jobs: bool, now_text: Optional[str]) -> None:
+    """``portal tick [--job NAME ...] [--list] [--now TIME]``: exit 1 if a job failed."""
+    import datetime as dt
+
+    from portal.engines.tick_jobs import TICK_JOBS
+    from portal.engines.ticks import TickContext, UnknownJob, run_jobs, select_jobs
+
+    if list_jobs:
+        for job in TICK_JOBS:
+            click.echo(f"{job.name}: {job.description}")
+        return
+    try:
+        jobs = select_jobs(TICK_JOBS, names)
+        now = dt.datetime.fromisoformat(now_text) if now_text else dt.datetime.now()
+    except UnknownJob as exc:
+        raise click.UsageError(str(exc)) from None
+    except ValueError:
+        raise click.UsageError(f"--now '{now_text}' is not a time like 2026-05-01T09:00") \
+            from None
+    app = _running_app()
+    with app.app_context():
+        rt = app.extensions["portal"]
+        results = run_jobs(jobs, TickContext(app.appbuilder.session, rt.registry,
+                                             rt.models.classes, now.replace(tzinfo=None)))
+        app.appbuilder.session.remove()
+    for result in results:
+        click.echo(str(result), err=not result.ok)
+    sys.exit(0 if all(r.ok for r in results) else 1)
+
+
 def _running_app() -> Any:
     """The app of ``flask --app ... portal`` (or a test's CLI runner), else a new one."""
     from flask.cli import ScriptInfo

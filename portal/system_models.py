@@ -323,3 +323,15 @@ class SavedImportMapping(Model):
     at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
 
     __table_args__ = (UniqueConstraint("entity", "name", name="uq_portal_import_mapping"),)
+
+
+class RateCounter(Model):
+    """Requests counted per key (e.g. a public form and a client address) in a window that
+    opens with the first request: shared by every worker, bumped by one atomic upsert
+    (``portal.engines.rate_limit``). Times are milliseconds since the epoch."""
+
+    __tablename__ = "portal_rate_counter"
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    started_ms: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    expires_ms: Mapped[int] = mapped_column(BigInteger, nullable=False, index=True)
+    count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)

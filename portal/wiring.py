@@ -7,6 +7,7 @@ from flask_babel import lazy_gettext
 
 from portal.appbuilder import PortalAppBuilder
 from portal.generators.permissions import (
+    MY_AGENDA_MENU,
     MY_WORK_MENU,
     PermissionPlan,
     entity_menu_name,
@@ -16,6 +17,8 @@ from portal.generators.permissions import (
 from portal.generators.screens import EntityClasses
 from portal.permission_sync import SyncReport, sync_permissions
 from portal.spec.model import Registry
+from portal.web.agenda_api import AgendaApi
+from portal.web.agenda_views import AgendaView
 from portal.web.handover_views import HandoverView
 from portal.web.i18n import LazyLabel, humanize, lazy_label
 from portal.web.import_views import ImportView
@@ -67,7 +70,10 @@ def register_system_views(appbuilder: AppBuilder) -> None:
                         label=LazyLabel(lambda: _counted("Inbox", "unread")), **category)
     appbuilder.add_link(delegations, href="MyWorkView.delegations", icon="fa-exchange",
                         label=lazy_ui_text("Delegation"), **category)
+    appbuilder.add_view(AgendaView, MY_AGENDA_MENU, icon="fa-calendar",
+                        label=lazy_ui_text("My agenda"), **category)
     appbuilder.add_api(MyWorkApi)
+    appbuilder.add_api(AgendaApi)
     appbuilder.add_view_no_menu(ImportView)
 
 

@@ -15,6 +15,8 @@ PermissionView = tuple[str, str]  # (permission name, view-menu name)
 #: The "My work" screens and API (class permission) and their menu items.
 MY_WORK = "MyWork"
 MY_WORK_MENU = ("MyWork", "MyApprovals", "MySubmissions", "MyInbox", "MyDelegations")
+#: The "My agenda" menu item (under My work; its screens use the MY_WORK permissions).
+MY_AGENDA_MENU = "MyAgenda"
 #: The import screens: open to every role; each entity's own create permission decides.
 DATA_IMPORT = "DataImport"
 
@@ -26,6 +28,7 @@ SELF_SERVICE: tuple[PermissionView, ...] = (
     ("can_read", DATA_IMPORT),
     ("can_write", DATA_IMPORT),
     *(("menu_access", name) for name in MY_WORK_MENU),
+    ("menu_access", MY_AGENDA_MENU),
     ("can_userinfo", "UserDBModelView"),
     ("can_this_form_get", "ResetMyPasswordView"),
     ("can_this_form_post", "ResetMyPasswordView"),

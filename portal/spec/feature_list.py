@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from portal.spec import public_form
 from portal.spec.features import Feature
 
 #: Every entity feature, in compile order. Add a feature's ``FEATURE`` here.
-FEATURES: tuple[Feature, ...] = ()
+FEATURES: tuple[Feature, ...] = (
+    public_form.FEATURE,
+)

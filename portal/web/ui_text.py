@@ -163,6 +163,32 @@ TEXTS: Mapping[str, Mapping[str, str]] = MappingProxyType({
     "%(n)s other record(s) you cannot see": {"zh_CN": "另外 %(n)s 条您无权查看的记录",
                                              "zh_TW": "另外 %(n)s 筆您無權查看的記錄"},
     "merged": {"zh_CN": "已合并", "zh_TW": "已合併"},
+    # Agenda (portal.web.agenda_views)
+    "My agenda": {"zh_CN": "我的日程", "zh_TW": "我的日程"},
+    "Team agenda": {"zh_CN": "团队日程", "zh_TW": "團隊日程"},
+    "Today": {"zh_CN": "今天", "zh_TW": "今天"},
+    "Week": {"zh_CN": "本周", "zh_TW": "本週"},
+    "Month": {"zh_CN": "月", "zh_TW": "月"},
+    "This week": {"zh_CN": "本周", "zh_TW": "本週"},
+    "Previous": {"zh_CN": "上一页", "zh_TW": "上一頁"},
+    "Next": {"zh_CN": "下一页", "zh_TW": "下一頁"},
+    "Planned": {"zh_CN": "计划", "zh_TW": "計畫"},
+    "Done": {"zh_CN": "已完成", "zh_TW": "已完成"},
+    "Overdue": {"zh_CN": "已逾期", "zh_TW": "已逾期"},
+    "Overdue now": {"zh_CN": "当前逾期", "zh_TW": "目前逾期"},
+    "Person": {"zh_CN": "人员", "zh_TW": "人員"},
+    "Nothing planned.": {"zh_CN": "无计划。", "zh_TW": "無計畫。"},
+    "Nobody's plans to show.": {"zh_CN": "没有可显示的计划。", "zh_TW": "沒有可顯示的計畫。"},
+    "Done / planned per person and day; red: plans of that day still open after it.": {
+        "zh_CN": "每人每天的已完成 / 计划数；红色：当天的计划过期仍未完成。",
+        "zh_TW": "每人每天的已完成 / 計畫數；紅色：當天的計畫過期仍未完成。"},
+    "Mon": {"zh_CN": "周一", "zh_TW": "週一"},
+    "Tue": {"zh_CN": "周二", "zh_TW": "週二"},
+    "Wed": {"zh_CN": "周三", "zh_TW": "週三"},
+    "Thu": {"zh_CN": "周四", "zh_TW": "週四"},
+    "Fri": {"zh_CN": "周五", "zh_TW": "週五"},
+    "Sat": {"zh_CN": "周六", "zh_TW": "週六"},
+    "Sun": {"zh_CN": "周日", "zh_TW": "週日"},
 })
 
 
