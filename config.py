@@ -27,6 +27,9 @@ DEFAULT_LOCALE = os.environ.get("PORTAL_DEFAULT_LOCALE", "en")
 LOGIN_RATE_LIMIT = os.environ.get("PORTAL_LOGIN_RATE_LIMIT", "10 per minute")
 #: Where rate-limit counters live ("memory://" for one process; a redis:// URL for several).
 RATELIMIT_STORAGE_URI = os.environ.get("PORTAL_RATELIMIT_STORAGE_URI", "memory://")
+#: Public forms (web-to-lead): a post sent sooner than this many seconds after the page was
+#: loaded is taken for a bot's, answered like a success and not saved.
+PUBLIC_FORM_MIN_SECONDS = float(os.environ.get("PORTAL_PUBLIC_FORM_MIN_SECONDS", "3"))
 #: Largest attachment accepted, in bytes.
 MAX_UPLOAD_BYTES = int(os.environ.get("PORTAL_MAX_UPLOAD_BYTES", str(20 * 1024 * 1024)))
 #: Name shown in the navigation bar.

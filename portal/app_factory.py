@@ -39,6 +39,7 @@ with startup_gc(freeze=True):
     from portal.web.blueprint import portal_blueprint
     from portal.web.i18n import install_user_locale
     from portal.web.notification_mail import install_notification_mail
+    from portal.web.public_form_views import public_form_blueprint
     from portal.wiring import (
         apply_permission_plan,
         permission_plan,
@@ -136,6 +137,7 @@ def _build_app(config: dict[str, Any]) -> Flask:
         appbuilder.sm.limiter.limit(config["AUTH_RATE_LIMIT"], methods=["POST"])(
             _security_api_blueprint(app))
         app.register_blueprint(portal_blueprint())
+        app.register_blueprint(public_form_blueprint())
         install_user_locale(app)
         from portal.cli import portal as portal_commands
 

@@ -50,8 +50,21 @@ def request_principal() -> Optional[Principal]:
     return principal
 
 
+#: ``flask.g`` key of a stand-in actor for this request (see :func:`act_as`).
+_STAND_IN = "_portal_stand_in"
+
+
+def act_as(principal: Principal) -> None:
+    """Record this request's changes against ``principal`` (e.g. a public form, which has
+    no user) instead of the logged-in user or the system."""
+    setattr(g, _STAND_IN, principal)
+
+
 def acting_principal() -> Principal:
-    """Whoever a change is recorded against: the request's user, else the system."""
+    """Whoever a change is recorded against: the request's stand-in (:func:`act_as`), else
+    the request's user, else the system."""
+    if has_request_context() and (stand_in := g.get(_STAND_IN)) is not None:
+        return stand_in
     principal = request_principal()
     return principal if principal is not None and principal.user_id is not None else SYSTEM
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Optional
 
 from portal.spec.model import EntitySpec, Registry, SpecError
 from portal.spec.report import Reporter
@@ -43,6 +43,9 @@ class Feature:
     json_schema: Callable[[], dict[str, Any]]
     #: One line for editors and for ``portal check --explain``.
     description: str
+    #: ``across(specs)``: errors only visible across entities (two public forms at one
+    #: address), given every compiled spec of the feature by entity name. Optional.
+    across: Optional[Callable[[Mapping[str, Any]], list[SpecError]]] = None
 
 
 def all_features() -> tuple[Feature, ...]:
@@ -80,6 +83,9 @@ def compile_features(registry: Registry, documents: Sequence[tuple[str, Any]]
             errors.extend(rep.errors)
             if spec is not None and not rep.errors:
                 found[feature.key][name] = spec
+    for feature in all_features():
+        if feature.across is not None:
+            errors.extend(feature.across(found[feature.key]))
     frozen: Mapping[str, Mapping[str, Any]] = MappingProxyType(
         {key: MappingProxyType(dict(sorted(specs.items()))) for key, specs in found.items()})
     return replace(registry, features=frozen), errors
