@@ -325,6 +325,26 @@ class SavedImportMapping(Model):
     __table_args__ = (UniqueConstraint("entity", "name", name="uq_portal_import_mapping"),)
 
 
+class AgendaReminder(Model):
+    """A reminder sent for an agenda plan (``portal.engines.agenda_reminders``): one row per
+    record, kind (``before`` or ``overdue``) and due date, inserted before the notification
+    in the same transaction. The unique key is the claim: of two ``portal tick`` runs at once
+    only the one whose insert lands sends; a plan moved to another date is due again."""
+
+    __tablename__ = "portal_agenda_reminder"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    entity: Mapped[str] = mapped_column(String(64), nullable=False)
+    record_id: Mapped[int] = mapped_column(Integer, nullable=False)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    #: The due date or datetime the reminder was for, in ISO form.
+    due: Mapped[str] = mapped_column(String(32), nullable=False)
+    user_id: Mapped[Optional[int]] = mapped_column(Integer, nullable=True)
+    sent_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+
+    __table_args__ = (UniqueConstraint("entity", "record_id", "kind", "due",
+                                       name="uq_portal_agenda_reminder"),)
+
+
 class RateCounter(Model):
     """Requests counted per key (e.g. a public form and a client address) in a window that
     opens with the first request: shared by every worker, bumped by one atomic upsert
