@@ -10,17 +10,18 @@ from portal.generators.permissions import (
     MY_AGENDA_MENU,
     MY_WORK_MENU,
     PermissionPlan,
+    board_menu_name,
     entity_menu_name,
     module_menu_name,
     plan_permissions,
 )
-from portal.generators.screens import EntityClasses
+from portal.generators.screens import EntityClasses, view_class_name
 from portal.permission_sync import SyncReport, sync_permissions
 from portal.spec.model import Registry
 from portal.web.agenda_api import AgendaApi
 from portal.web.agenda_views import AgendaView
 from portal.web.handover_views import HandoverView
-from portal.web.i18n import LazyLabel, humanize, lazy_label
+from portal.web.i18n import LazyLabel, current_locale, humanize, lazy_label
 from portal.web.import_views import ImportView
 from portal.web.my_work_api import MyWorkApi
 from portal.web.my_work_data import counts
@@ -49,6 +50,19 @@ def register_entities(appbuilder: PortalAppBuilder, registry: Registry,
                     category_label=lazy_label(module.label, humanize(module.name)),
                 )
                 appbuilder.add_api(classes.apis[entity.name])
+                if registry.feature("board", entity.name) is not None:
+                    appbuilder.add_link(
+                        board_menu_name(entity.name),
+                        href=f"{view_class_name(entity.name)}.board", icon="fa-columns",
+                        label=_board_label(registry, entity.name),
+                        category=module_menu_name(module.name))
+
+
+def _board_label(registry: Registry, entity: str) -> LazyLabel:
+    """The menu label of an entity's board: its YAML label, else "<Entity> board"."""
+    spec, label = registry.feature("board", entity), registry.entity(entity).label
+    return LazyLabel(lambda: spec.label.get(current_locale(), "") or ui_text(
+        "%(entity)s board", entity=label.get(current_locale(), humanize(entity))))
 
 
 def register_system_views(appbuilder: AppBuilder) -> None:

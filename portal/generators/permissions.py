@@ -57,6 +57,11 @@ def entity_menu_name(entity: str) -> str:
     return entity
 
 
+def board_menu_name(entity: str) -> str:
+    """The FAB menu name of an entity's board (``board:`` in its YAML)."""
+    return f"board:{entity}"
+
+
 def module_menu_name(module: str) -> str:
     """The FAB menu category name of a module."""
     return f"module:{module}"
@@ -73,13 +78,16 @@ def plan_permissions(registry: Registry, framework: Iterable[PermissionView],
         if entity.mergeable:
             wanted.add(("can_merge", entity.name))
         wanted.add(("menu_access", entity_menu_name(entity.name)))
+        board = (("menu_access", board_menu_name(entity.name)),) \
+            if registry.feature("board", entity.name) is not None else ()
+        wanted.update(board)
         wanted.add(("menu_access", module_menu_name(entity.module)))
         for role, rule in entity.access.items():
             held = grants.setdefault(role, set(SELF_SERVICE))
             if rule.read:
                 held.update({("can_read", entity.name),
                              ("menu_access", entity_menu_name(entity.name)),
-                             ("menu_access", module_menu_name(entity.module))})
+                             ("menu_access", module_menu_name(entity.module)), *board})
             if rule.create:
                 held.add(("can_create", entity.name))
             if rule.update:

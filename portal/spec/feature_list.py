@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from portal.spec import agenda, public_form
+from portal.spec import agenda, board, public_form
 from portal.spec.features import Feature
 
 #: Every entity feature, in compile order. Add a feature's ``FEATURE`` here.
 FEATURES: tuple[Feature, ...] = (
+    board.FEATURE,
     agenda.FEATURE,
     public_form.FEATURE,
 )
