@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from portal.spec import agenda, board, public_form
+from portal.spec import agenda, overview, public_form, timeline
 from portal.spec.features import Feature
 
 #: Every entity feature, in compile order. Add a feature's ``FEATURE`` here.
 FEATURES: tuple[Feature, ...] = (
-    board.FEATURE,
+    overview.FEATURE,
+    timeline.FEATURE,
     agenda.FEATURE,
     public_form.FEATURE,
 )

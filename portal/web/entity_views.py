@@ -47,6 +47,7 @@ from portal.web.history import history_rows
 from portal.web.i18n import LazyLabel, current_locale
 from portal.web.json_body import json_object
 from portal.web.merge_views import duplicates_page, merge_from_form, merge_response
+from portal.web.overview_page import overview_page, tab_data
 from portal.web.records import (
     RecordInvalid,
     changed_fields,
@@ -59,6 +60,7 @@ from portal.web.records import (
     state_before,
 )
 from portal.web.row_list import RowListPlan, build_plan
+from portal.web.timeline_page import timeline_items
 from portal.web.workflow_view import act_from_form, workflow_summary
 
 #: Column attributes FAB reads per request; each hides the user's hidden fields.
@@ -254,6 +256,8 @@ class EntityModelView(EntityMixin, ModelView):
             related_views=self._related_views, history=self.history_rows(item),
             workflow=workflow_summary(self._session(), item)
             if workflow.workflow_of(item) is not None else None,
+            overview=overview_page(self._session(), self.entity, item),
+            activity=timeline_items(self._session(), self.entity, item.id),
         )
 
     @expose("/action/<pk>/<name>", methods=["POST"])
@@ -587,6 +591,97 @@ class EntityRestApi(EntityMixin, FastRisonModelRestApi):
             row["at"] = row["at"].isoformat() if isinstance(row["at"], dt.datetime) else row["at"]
             row["changes"] = {k: v for k, v in row["changes"].items() if k not in hidden}
         return self.response(200, result=rows)
+
+    @expose("/<int:pk>/overview", methods=["GET"])
+    @protect()
+    @safe
+    @permission_name("get")
+    def overview(self, pk: int) -> Any:
+        """The record's 360 view: one tab per related entity the caller may read
+        ---
+        get:
+          description: >-
+            The record's key fields (`header`) and its tabs, each with the number of related
+            records the caller may read (`count`), the total of the tab's `sum` field
+            (`total`, an exact decimal as text), the columns and the first rows. Tabs of
+            entities the caller may not read are left out; so are hidden fields. With
+            `tab`, only that tab, at page `page` (0-based, `rows` per page).
+          parameters:
+          - in: path
+            schema:
+              type: integer
+            name: pk
+          - in: query
+            name: tab
+            schema:
+              type: string
+          - in: query
+            name: page
+            schema:
+              type: integer
+              minimum: 0
+          responses:
+            200:
+              description: label, header and tabs (or the one tab asked for)
+            400:
+              $ref: '#/components/responses/400'
+            401:
+              $ref: '#/components/responses/401'
+            404:
+              $ref: '#/components/responses/404'
+        """
+        item = self.datamodel.get(pk, self._base_filters)
+        if not item:
+            return self.response_404()
+        page = overview_page(self._session(), self.entity, item)
+        if page is None:
+            return self.response_404()
+        name = request.args.get("tab")
+        if name is None:
+            return self.response(200, **page)
+        spec = runtime().registry.feature("overview", self.entity.name)
+        number = request.args.get("page", "0")
+        if not number.isdigit():
+            return self.response_400(message=f"page: '{number}' is not a page number")
+        tab = spec.tabs.get(name)
+        found = tab_data(self._session(), self.entity, tab, item.id, spec.rows,
+                         int(number) * spec.rows) if tab is not None else None
+        if found is None:
+            return self.response_400(message=f"tab: no tab '{name}' you may read")
+        return self.response(200, **found)
+
+    @expose("/<int:pk>/timeline", methods=["GET"])
+    @protect()
+    @safe
+    @permission_name("get")
+    def timeline(self, pk: int) -> Any:
+        """The record's related activities, newest first
+        ---
+        get:
+          description: >-
+            Records related to this one (as the entity's `timeline` declares) that the
+            caller may read, newest first: entity, entity_label, id, url, date, date_text,
+            title and text.
+          parameters:
+          - in: path
+            schema:
+              type: integer
+            name: pk
+          responses:
+            200:
+              description: count and result
+            401:
+              $ref: '#/components/responses/401'
+            404:
+              $ref: '#/components/responses/404'
+        """
+        item = self.datamodel.get(pk, self._base_filters)
+        if not item:
+            return self.response_404()
+        items = timeline_items(self._session(), self.entity, item.id)
+        if items is None:
+            return self.response_404()
+        return self.response(200, count=len(items), result=items)
 
     @expose("/export/<fmt>", methods=["GET"])
     @protect()
