@@ -15,6 +15,13 @@ from markupsafe import Markup, escape
 from portal.datamodel import PortalInterface
 from portal.generators.models import EntityModels
 from portal.spec.model import EntitySpec, FieldSpec, Registry
+from portal.web.board_views import (
+    BOARD_API_ROUTES,
+    BOARD_PERMISSIONS,
+    BOARD_VIEW_ROUTES,
+    BoardApi,
+    BoardScreen,
+)
 from portal.web.entity_views import EntityModelView, EntityRestApi
 from portal.web.fast_dump import FastDumpConverter
 from portal.web.forms import entity_form_fields
@@ -31,6 +38,7 @@ VIEW_METHOD_PERMISSIONS = {
     "action_post": "update", "transition": "read",
     "export": "read",  # CSV/XLSX of the list as filtered (portal.web.export)
     "duplicates": "merge", "merge": "merge",  # whoever may merge (``can_merge``)
+    **BOARD_PERMISSIONS,  # the Kanban board (portal.web.board_views)
 }
 #: API methods -> the same four actions, so a screen and its API share permissions.
 API_METHOD_PERMISSIONS = {
@@ -41,6 +49,7 @@ API_METHOD_PERMISSIONS = {
     "export": "read",
     "merge": "merge",
     "overview": "read", "timeline": "read",  # 360 page and activity timeline (features)
+    **BOARD_PERMISSIONS,
 }
 #: The routes each generated class exposes (FAB's legacy ``api_*`` routes are left out: the
 #: REST API serves them, and every route costs start-up time).
@@ -170,7 +179,10 @@ def _view_class(entity: EntitySpec, registry: Registry, datamodel: PortalInterfa
     editable = [f.name for f in fields if f.type != "number"
                 and (flow is None or f.name != flow.state_field)]
     form_fields = entity_form_fields(entity, registry, models.classes, session)
-    search = list(dict.fromkeys(entity.list.search + entity.list.filters))
+    board = registry.feature("board", entity.name)
+    # A board's "n more" link opens the list filtered by the board's field and filters.
+    search = list(dict.fromkeys(entity.list.search + entity.list.filters + (
+        (board.field, *board.filters) if board is not None else ())))
     order = (entity.list.order_by or "id", "desc" if entity.list.order_desc or
              not entity.list.order_by else "asc")
     formatters = {f.name: _formatter(f, registry) or _blank_for_none for f in fields}
@@ -185,7 +197,9 @@ def _view_class(entity: EntitySpec, registry: Registry, datamodel: PortalInterfa
         "class_permission_name": entity.name,
         "method_permission_name": VIEW_METHOD_PERMISSIONS,
         "include_route_methods": VIEW_ROUTES | (WORKFLOW_VIEW_ROUTES if flow else frozenset())
-        | (MERGE_VIEW_ROUTES if entity.mergeable else frozenset()),
+        | (MERGE_VIEW_ROUTES if entity.mergeable else frozenset())
+        | (BOARD_VIEW_ROUTES if board is not None else frozenset()),
+        "board_view_endpoint": view_class_name(entity.name),
         "portal_defaults": {
             "list_columns": list(entity.list.columns) or default_list_columns(entity),
             "show_columns": [f.name for f in fields] + list(SYSTEM_COLUMNS),
@@ -204,7 +218,8 @@ def _view_class(entity: EntitySpec, registry: Registry, datamodel: PortalInterfa
         "add_title": label,
         "edit_title": label,
     }
-    return type(view_class_name(entity.name), (EntityModelView,), attrs)
+    bases = (BoardScreen, EntityModelView) if board is not None else (EntityModelView,)
+    return type(view_class_name(entity.name), bases, attrs)
 
 
 def api_read_columns(f: FieldSpec, registry: Registry) -> list[str]:
@@ -232,6 +247,7 @@ def _api_class(entity: EntitySpec, registry: Registry, datamodel: PortalInterfac
     readable = ["id"] + [c for f in fields for c in api_read_columns(f, registry)] + \
         ["created_at", "updated_at"]
     listed = list(entity.list.columns) or default_list_columns(entity)
+    board = registry.feature("board", entity.name)
     attrs = {
         "entity": entity,
         "datamodel": datamodel,
@@ -240,7 +256,9 @@ def _api_class(entity: EntitySpec, registry: Registry, datamodel: PortalInterfac
         "method_permission_name": API_METHOD_PERMISSIONS,
         "include_route_methods": API_ROUTES | (WORKFLOW_API_ROUTES if flow else frozenset())
         | (MERGE_API_ROUTES if entity.mergeable else frozenset())
-        | {key for key in FEATURE_API_ROUTES if registry.feature(key, entity.name)},
+        | {key for key in FEATURE_API_ROUTES if registry.feature(key, entity.name)}
+        | (BOARD_API_ROUTES if board is not None else frozenset()),
+        "board_view_endpoint": view_class_name(entity.name),
         "portal_defaults": {
             "list_columns": ["id"] + [c for name in listed
                                       for c in api_read_columns(entity.fields[name], registry)]
@@ -258,4 +276,5 @@ def _api_class(entity: EntitySpec, registry: Registry, datamodel: PortalInterfac
         "openapi_spec_tag": entity.name,
         "model2schemaconverter": FastDumpConverter,
     }
-    return type(api_class_name(entity.name), (EntityRestApi,), attrs)
+    bases = (BoardApi, EntityRestApi) if board is not None else (EntityRestApi,)
+    return type(api_class_name(entity.name), bases, attrs)

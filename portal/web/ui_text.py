@@ -137,6 +137,42 @@ TEXTS: Mapping[str, Mapping[str, str]] = MappingProxyType({
     "done": {"zh_CN": "已完成", "zh_TW": "已完成"},
     "failed": {"zh_CN": "失败", "zh_TW": "失敗"},
     "Export": {"zh_CN": "导出", "zh_TW": "匯出"},
+    # Kanban boards (portal.web.board_views, portal.web.board_data, board.html, board.js)
+    "%(entity)s board": {"zh_CN": "%(entity)s看板", "zh_TW": "%(entity)s看板"},
+    "Yes": {"zh_CN": "是", "zh_TW": "是"},
+    "No": {"zh_CN": "否", "zh_TW": "否"},
+    "Filter": {"zh_CN": "筛选", "zh_TW": "篩選"},
+    "Clear filters": {"zh_CN": "清除筛选", "zh_TW": "清除篩選"},
+    "Any": {"zh_CN": "不限", "zh_TW": "不限"},
+    "%(n)s more": {"zh_CN": "还有 %(n)s 条", "zh_TW": "還有 %(n)s 筆"},
+    "Move to": {"zh_CN": "移动到", "zh_TW": "移動到"},
+    "Assign to": {"zh_CN": "分配给", "zh_TW": "分配給"},
+    "Assign": {"zh_CN": "分配", "zh_TW": "分配"},
+    "Ticked cards only, or the whole column when none is ticked.": {
+        "zh_CN": "只分配勾选的卡片；未勾选时分配整列。",
+        "zh_TW": "只分配勾選的卡片；未勾選時分配整欄。"},
+    "Drag a card to another column to move it, or choose the column under the card.": {
+        "zh_CN": "拖动卡片到另一列即可移动，也可在卡片下方选择目标列。",
+        "zh_TW": "拖曳卡片到另一欄即可移動，也可在卡片下方選擇目標欄。"},
+    "%(title)s cannot move to %(column)s: %(reason)s": {
+        "zh_CN": "%(title)s 无法移动到 %(column)s：%(reason)s",
+        "zh_TW": "%(title)s 無法移動到 %(column)s：%(reason)s"},
+    "%(title)s moved to %(column)s.": {"zh_CN": "%(title)s 已移动到 %(column)s。",
+                                       "zh_TW": "%(title)s 已移動到 %(column)s。"},
+    "Only users who may change every %(entity)s record may assign a column.": {
+        "zh_CN": "只有可修改全部 %(entity)s 记录的用户才能按阶段分配。",
+        "zh_TW": "只有可修改全部 %(entity)s 紀錄的使用者才能按階段分配。"},
+    "Nothing was assigned: %(title)s: %(reason)s": {
+        "zh_CN": "未分配任何记录：%(title)s：%(reason)s",
+        "zh_TW": "未分配任何紀錄：%(title)s：%(reason)s"},
+    "%(n)s record(s) of %(column)s assigned to %(user)s.": {
+        "zh_CN": "已将 %(column)s 的 %(n)s 条记录分配给 %(user)s。",
+        "zh_TW": "已將 %(column)s 的 %(n)s 筆紀錄分配給 %(user)s。"},
+    "A comment is required for this move:": {"zh_CN": "此次移动需要填写意见：",
+                                              "zh_TW": "此次移動需要填寫意見："},
+    "Assign every card of %(column)s to %(user)s?": {
+        "zh_CN": "将 %(column)s 的全部卡片分配给 %(user)s？",
+        "zh_TW": "將 %(column)s 的全部卡片分配給 %(user)s？"},
     # Duplicates and merge (portal.web.merge_views, portal.web.duplicate_warnings)
     "Duplicates": {"zh_CN": "重复记录", "zh_TW": "重複記錄"},
     "Duplicates: %(entity)s": {"zh_CN": "重复记录：%(entity)s", "zh_TW": "重複記錄：%(entity)s"},
