@@ -40,7 +40,8 @@ def lock_dedup_keys(session: Session, entity: EntitySpec, values: Mapping[str, A
                     fields: Iterable[str]) -> None:
     """On PostgreSQL, take a transaction lock per normalised phone/email of ``values``, so two
     identical submissions at once are checked one after the other (the second then sees the
-    first's record). SQLite runs one writer at a time already."""
+    first's record). SQLite (one process, small installs) takes no such lock: two identical
+    posts in the same instant may both be saved there."""
     conn = session.connection()
     if conn.dialect.name != "postgresql":
         return
