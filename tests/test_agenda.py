@@ -553,3 +553,27 @@ def test_two_ticks_at_once_send_one_reminder(tmp_path: Path, make_portal: Callab
         t.join(30)
     assert errors == [] and len(reminders(ann)) == 8
     assert len(counts) == 2 and sum(int(c.split(", ")[1].split()[0]) for c in counts) == 3
+
+
+def test_agenda_api_is_in_openapi_and_needs_a_login(agenda_portal: Any) -> None:
+    """covers: S13(agenda API documented in OpenAPI; pages and API need a login)"""
+    app = agenda_portal
+    client = app.test_client()
+    assert client.get("/api/v1/my/agenda/team").status_code == 401
+    assert client.get("/my/agenda/").status_code == 302  # to the login page
+    add_user(app, "root", ["Admin"])
+    spec = ApiUser(app, "root").get("/api/v1/_openapi").get_json()
+    for path in ("/api/v1/my/agenda/", "/api/v1/my/agenda/team"):
+        assert path in spec["paths"], sorted(spec["paths"])
+    params = {p["name"] for p in spec["paths"]["/api/v1/my/agenda/"]["get"]["parameters"]}
+    assert params == {"view", "date"}
+
+
+def test_agenda_page_in_chinese(tmp_path: Path, make_portal: Callable[..., Any]) -> None:
+    """covers: S13(My agenda in zh_CN: screen words and the agenda's own label)"""
+    app = make_portal(schema(tmp_path), DEFAULT_LOCALE="zh_CN")
+    add_user(app, "ann", ["rep"])
+    visit(ApiUser(app, "ann"), "拜访华为", dt.datetime.now() - dt.timedelta(days=1))
+    text = html.unescape(WebUser(app, "ann").get("/my/agenda/").get_data(as_text=True))
+    for words in ("我的日程", "已逾期", "拜访计划", "拜访华为", "完成"):
+        assert words in text, words
