@@ -198,6 +198,13 @@ def _workflow() -> dict[str, Any]:
         "required": _described("Fields that must be filled to enter the state.", names),
         "editable": _described("Fields editable in the state (default: all).", names),
         "locked": _described("No edits or deletion while in the state.", {"type": "boolean"}),
+        "gate": _described(
+            "A condition the record must meet to enter the state, and the message shown "
+            "when it does not (e.g. when: \"count(contract.opportunity) > 0\").",
+            _object("A stage gate.", {
+                "when": {"type": "string", "description": "The condition."},
+                "message": {"$ref": "#/$defs/label"},
+            }, ["when"])),
         "effects": _described("What happens on entering the state, in order.",
                               {"type": "array", "items": effect}),
     }, [])
