@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from portal.spec import agenda, board, overview, public_form, timeline
+from portal.spec import agenda, board, checks, overview, public_form, timeline
 from portal.spec.features import Feature
 
 #: Every entity feature, in compile order. Add a feature's ``FEATURE`` here.
 FEATURES: tuple[Feature, ...] = (
+    checks.FEATURE,
     board.FEATURE,
     overview.FEATURE,
     timeline.FEATURE,

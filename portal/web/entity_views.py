@@ -13,7 +13,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, Optional
 
-from flask import abort, current_app, g, redirect, request, url_for
+from flask import abort, current_app, flash, g, redirect, request, url_for
 from flask_appbuilder import ModelView, expose, has_access
 from flask_appbuilder.api import safe
 from flask_appbuilder.api.schemas import get_list_schema
@@ -35,6 +35,7 @@ from portal.engines import audit, workflow
 from portal.engines.access import AccessDenied
 from portal.engines.attachments import AttachmentTooLarge, store_file
 from portal.engines.export_files import UnknownFormat
+from portal.engines.rules import broken_checks
 from portal.engines.validation import validate_record
 from portal.runtime import acting_principal, request_principal, runtime
 from portal.spec.model import EntitySpec
@@ -117,6 +118,9 @@ class EntityMixin:
         check_fields(self.entity, {k: v for k, v in values.items() if k not in hidden})
         check_unique(session, self.entity, self.model, values,
                      own_id=item.id if action == "update" else None)
+        broken = broken_checks(session, runtime().registry, item, "error", current_locale())
+        if broken:
+            raise RecordInvalid(broken)
 
     def check_delete(self, item: Any) -> None:
         """Access and reference rules for a delete (raises on breach)."""
@@ -216,9 +220,21 @@ class EntityModelView(EntityMixin, ModelView):
             self.refuse(exc)
 
     def post_add(self, item: Any) -> None:
-        """Warn (the record is saved) when its phone or email is another record's too."""
+        """Warn (the record is saved) when its phone or email is another record's too, or
+        when it breaks a check of level warning."""
         flash_matches(self._session(), self.entity, item,
                       lambda pk: url_for(f"{self.endpoint}.show", pk=pk))
+        self._flash_warnings(item)
+
+    def post_update(self, item: Any) -> None:
+        """Warn (the record is saved) when it breaks a check of level warning."""
+        self._flash_warnings(item)
+
+    def _flash_warnings(self, item: Any) -> None:
+        for messages in broken_checks(self._session(), runtime().registry, item, "warning",
+                                      current_locale()).values():
+            for message in messages:
+                flash(message, "warning")
 
     def pre_update(self, item: Any) -> None:
         try:
@@ -444,11 +460,14 @@ class EntityRestApi(EntityMixin, FastRisonModelRestApi):
         if refused is not None:
             return refused
         result = {API_RESULT_RES_KEY: schema.dump(item, many=False)}
+        warnings = broken_checks(self._session(), runtime().registry, item, "warning",
+                                 current_locale())
         if action == "create":
             result["id"] = item.id
-            warnings = api_warnings(self._session(), self.entity, item)
-            if warnings:
-                result["warnings"] = warnings
+            for name, found in api_warnings(self._session(), self.entity, item).items():
+                warnings.setdefault(name, []).extend(found)
+        if warnings:
+            result["warnings"] = warnings
         return self.response(status, **result)
 
     def post_headless(self) -> Any:
@@ -828,7 +847,8 @@ class EntityRestApi(EntityMixin, FastRisonModelRestApi):
 
         def change() -> None:
             outcome.append(workflow.perform(self._session(), rt.registry, rt.models.classes,
-                                            item, name, acting_principal(), comment))
+                                            item, name, acting_principal(), comment,
+                                            locale=current_locale()))
 
         refused = self._write(change, "the action conflicts with another change")
         if refused is not None:
