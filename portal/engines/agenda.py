@@ -202,15 +202,18 @@ def user_names(session: Session, ids: Iterable[int]) -> dict[int, str]:
 
 def collect(session: Session, models: Mapping[str, type], visible: Iterable[Visible],
             owners: Optional[Collection[int]], start: Optional[dt.date],
-            end: Optional[dt.date], now: dt.datetime) -> list[AgendaItem]:
+            end: Optional[dt.date], now: dt.datetime, limit: Optional[int] = LIMIT
+            ) -> list[AgendaItem]:
     """The items of the ``visible`` agendas due from ``start`` to ``end`` in the agendas of
     ``owners``; None means everyone's, and then only agendas the reader sees ``everyone``
-    in are read. Sorted by due moment, then entity and id."""
+    in are read. Sorted by due moment, then entity and id; at most ``limit`` per entity
+    (None: all, as the overdue lists need: their plans may be years old)."""
     items: list[AgendaItem] = []
     for v in visible:
         if owners is None and not v.everyone:
             continue
-        for record in records(session, v.spec, models[v.spec.entity], owners, start, end):
+        for record in records(session, v.spec, models[v.spec.entity], owners, start, end,
+                              limit):
             item = item_of(v.spec, record, now, v.hidden)
             if item is not None:
                 items.append(item)
@@ -228,7 +231,7 @@ def my_items(session: Session, registry: Registry, models: Mapping[str, type],
     visible = visible_agendas(registry, principal)
     mine = {principal.user_id}
     period = collect(session, models, visible, mine, start, end, now)
-    overdue = [i for i in collect(session, models, visible, mine, None, now.date(), now)
+    overdue = [i for i in collect(session, models, visible, mine, None, now.date(), now, None)
                if i.overdue]
     return period, overdue
 
@@ -303,8 +306,8 @@ def team_week(session: Session, registry: Registry, models: Mapping[str, type],
     wide = [v for v in visible if v.everyone]
     week = collect(session, models, limited, team, days[0], days[-1], now) + \
         collect(session, models, wide, None, days[0], days[-1], now)
-    late = [i for i in collect(session, models, limited, team, None, now.date(), now) +
-            collect(session, models, wide, None, None, now.date(), now) if i.overdue]
+    late = [i for i in collect(session, models, limited, team, None, now.date(), now, None) +
+            collect(session, models, wide, None, None, now.date(), now, None) if i.overdue]
     people = (team | {i.owner_id for i in week + late if i.owner_id is not None}) - \
         {principal.user_id}
     names = user_names(session, people)
