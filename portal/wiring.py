@@ -15,12 +15,15 @@ from portal.generators.permissions import (
     module_menu_name,
     plan_permissions,
 )
+from portal.generators.report_permissions import report_menu_name
 from portal.generators.screens import EntityClasses, view_class_name
 from portal.permission_sync import SyncReport, sync_permissions
 from portal.spec.model import Registry
 from portal.web.agenda_api import AgendaApi
 from portal.web.agenda_views import AgendaView
 from portal.web.handover_views import HandoverView
+from portal.web.report_views import REPORTS_MENU, ReportApi, ReportView, lazy_report_title
+from portal.web.report_views import text as report_text
 from portal.web.i18n import LazyLabel, current_locale, humanize, lazy_label
 from portal.web.import_views import ImportView
 from portal.web.my_work_api import MyWorkApi
@@ -56,6 +59,7 @@ def register_entities(appbuilder: PortalAppBuilder, registry: Registry,
                         href=f"{view_class_name(entity.name)}.board", icon="fa-columns",
                         label=_board_label(registry, entity.name),
                         category=module_menu_name(module.name))
+    register_reports(appbuilder, registry)
 
 
 def _board_label(registry: Registry, entity: str) -> LazyLabel:
@@ -63,6 +67,20 @@ def _board_label(registry: Registry, entity: str) -> LazyLabel:
     spec, label = registry.feature("board", entity), registry.entity(entity).label
     return LazyLabel(lambda: spec.label.get(current_locale(), "") or ui_text(
         "%(entity)s board", entity=label.get(current_locale(), humanize(entity))))
+
+
+def register_reports(appbuilder: AppBuilder, registry: Registry) -> None:
+    """The Reports menu (one item per report, under the report's roles) and the report
+    screens and API (each report checks its roles and the viewer's read scope)."""
+    if not registry.reports:
+        return
+    appbuilder.add_view_no_menu(ReportView)
+    appbuilder.add_api(ReportApi)
+    for spec in registry.reports.values():
+        appbuilder.add_link(report_menu_name(spec.name), href=f"/reports/{spec.name}",
+                            icon="fa-bar-chart", label=lazy_report_title(spec),
+                            category=REPORTS_MENU, category_icon="fa-bar-chart",
+                            category_label=LazyLabel(lambda: report_text("Reports")))
 
 
 def register_system_views(appbuilder: AppBuilder) -> None:

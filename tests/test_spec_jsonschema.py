@@ -32,8 +32,9 @@ def validator() -> jsonschema.Draft202012Validator:
 
 
 def definition_files(root: Path) -> list[Path]:
-    """The files the language covers: entities/**, workflows/**, roles.yaml, modules.yaml."""
-    files = [p for kind in ("entities", "workflows") for p in (root / kind).rglob("*")
+    """The files the language covers: entities/**, workflows/**, reports/**, roles.yaml,
+    modules.yaml."""
+    files = [p for kind in ("entities", "workflows", "reports") for p in (root / kind).rglob("*")
              if p.suffix in (".yaml", ".yml")]
     files += [root / n for n in ("roles.yaml", "roles.yml", "modules.yaml", "modules.yml")]
     return sorted(p for p in files if p.is_file())

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from portal.generators.report_permissions import report_permissions
 from portal.spec.model import Registry
 
 PermissionView = tuple[str, str]  # (permission name, view-menu name)
@@ -96,6 +97,10 @@ def plan_permissions(registry: Registry, framework: Iterable[PermissionView],
                 held.add(("can_delete", entity.name))
             if rule.merge and rule.read:
                 held.add(("can_merge", entity.name))
+    reports, report_grants = report_permissions(registry)
+    wanted.update(reports)
+    for role, held in report_grants.items():
+        grants.setdefault(role, set(SELF_SERVICE)).update(held)
     wanted.update(SELF_SERVICE)
     return PermissionPlan(
         permissions=frozenset(wanted),

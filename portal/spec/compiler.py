@@ -22,6 +22,7 @@ from portal.spec.features import compile_features
 from portal.spec.imports import ImportMapping, validate_import
 from portal.spec.loader import Document, load_file
 from portal.spec.model import ModuleSpec, Registry, RoleSpec, SpecError, SpecErrors
+from portal.spec.reports import ReportSpec, validate_report
 from portal.spec.resolve import resolve
 from portal.spec.schemas import EntitySchema
 from portal.spec.suggest import suggest
@@ -35,8 +36,9 @@ WORKFLOWS_DIR = "workflows"
 #: Folders of definition kinds (``entities`` and ``workflows`` are compiled; the others are
 #: skipped).
 IMPORTS_DIR = "imports"
-KNOWN_DIRS: tuple[str, ...] = (ENTITIES_DIR, WORKFLOWS_DIR, IMPORTS_DIR, "rules", "templates",
-                               "demo")
+REPORTS_DIR = "reports"
+KNOWN_DIRS: tuple[str, ...] = (ENTITIES_DIR, WORKFLOWS_DIR, IMPORTS_DIR, REPORTS_DIR, "rules",
+                               "templates", "demo")
 TOP_LEVEL_FILES: tuple[str, ...] = ("roles", "modules")
 
 
@@ -111,11 +113,30 @@ def check_schema_dir(root: str | os.PathLike[str], *,
                 elif mapping is not None:
                     mappings[mapping.name] = mapping
         registry = replace(registry, imports=MappingProxyType(mappings))
+        registry, found = _compile_reports(folder, namer, registry)
+        errors.extend(found)
         registry, found = compile_features(registry, [(d.spec.name, d.doc) for d in drafts])
         errors.extend(found)
     if errors:
         return None, sorted(errors, key=SpecError.sort_key)
     return registry, []
+
+
+def _compile_reports(folder: Path, namer: _Namer, registry: Registry
+                     ) -> tuple[Registry, list[SpecError]]:
+    """Check every ``reports/**.yaml`` document against the compiled entities."""
+    errors: list[SpecError] = []
+    reports: dict[str, ReportSpec] = {}
+    for path in _yaml_files(folder, REPORTS_DIR):
+        for doc in _load(path, namer, errors):
+            report, found = validate_report(doc, registry)
+            errors.extend(found)
+            if report is not None and report.name in reports:
+                errors.append(SpecError(*_at(doc, ("report",)), "report",
+                                        f"duplicate report '{report.name}'", "duplicate-report"))
+            elif report is not None:
+                reports[report.name] = report
+    return replace(registry, reports=MappingProxyType(dict(sorted(reports.items())))), errors
 
 
 def _at(doc: Document, path: tuple[str, ...]) -> tuple[str, int, int]:

@@ -13,6 +13,7 @@ from typing import Any
 
 from portal.spec.features import all_features
 from portal.spec.model import DYNAMIC_DEFAULTS, FIELD_TYPES, LOCALES, SCOPES
+from portal.spec.reports import json_schema as report_json_schema
 from portal.spec.reserved import NAME_MAX, NAME_RE
 from portal.spec.schemas import REQUIRED_OPTIONS, options_for
 from portal.spec.workflow_shapes import COMMENT_CHOICES, NAMED_ACTORS, SINGLE_ACTOR_KEYS
@@ -262,7 +263,8 @@ def language_json_schema() -> dict[str, Any]:
         "title": "Portal definition",
         "description": "An entity document, a workflow document, roles.yaml or modules.yaml.",
         "anyOf": [{"$ref": "#/$defs/entity"}, {"$ref": "#/$defs/workflow"},
-                  {"$ref": "#/$defs/roles_file"}, {"$ref": "#/$defs/modules_file"}],
+                  {"$ref": "#/$defs/roles_file"}, {"$ref": "#/$defs/modules_file"},
+                  {"$ref": "#/$defs/report"}],
         "$defs": {
             "name": {"type": "string", "pattern": NAME_RE.pattern, "maxLength": NAME_MAX},
             "old_names": {"anyOf": [{"$ref": "#/$defs/name"},
@@ -287,6 +289,7 @@ def language_json_schema() -> dict[str, Any]:
             "entity": _entity(),
             **_actor_definitions(),
             "workflow": _workflow(),
+            "report": report_json_schema(),
             "roles_file": _named_file("roles", "roles.yaml: the roles, by name.", {
                 "label": {"$ref": "#/$defs/label"},
                 "description": {"type": "string"},
