@@ -22,14 +22,14 @@ from portal.spec.model import Registry
 from portal.web.agenda_api import AgendaApi
 from portal.web.agenda_views import AgendaView
 from portal.web.handover_views import HandoverView
-from portal.web.report_views import REPORTS_MENU, ReportApi, ReportView, lazy_report_title
-from portal.web.report_views import text as report_text
 from portal.web.i18n import LazyLabel, current_locale, humanize, lazy_label
 from portal.web.import_views import ImportView
 from portal.web.my_work_api import MyWorkApi
 from portal.web.my_work_data import counts
 from portal.web.my_work_views import MyWorkView
 from portal.web.org_views import DepartmentView
+from portal.web.report_views import REPORTS_MENU, ReportApi, ReportView, lazy_report_title
+from portal.web.report_views import text as report_text
 from portal.web.ui_text import lazy_ui_text, ui_text
 
 
