@@ -36,9 +36,9 @@ from portal.spec.suggest import suggest
 KEYS = ("label", "header", "rows", "tabs")
 TAB_KEYS = ("entity", "label", "path", "columns", "sum")
 #: Field types a tab or the header can show as a column (not lists of records, not files).
-COLUMN_TYPES = {"string", "text", "int", "decimal", "money", "bool", "date", "datetime",
-                "enum", "email", "phone", "url", "user", "link", "number"}
-NUMBER_TYPES = {"int", "decimal", "money"}
+COLUMN_TYPES = frozenset({"string", "text", "int", "decimal", "money", "bool", "date",
+                          "datetime", "enum", "email", "phone", "url", "user", "link", "number"})
+NUMBER_TYPES = frozenset({"int", "decimal", "money"})
 DEFAULT_ROWS = 10
 MAX_ROWS = 100
 
