@@ -29,10 +29,10 @@ from portal.spec.report import Reporter
 from portal.spec.suggest import suggest
 
 KEYS = ("path", "date", "title", "text")
-DATE_TYPES = {"date", "datetime"}
+DATE_TYPES = frozenset({"date", "datetime"})
 #: Types shown as a title or text (a related record's own values, not other records).
-TEXT_TYPES = {"string", "text", "int", "decimal", "money", "bool", "date", "datetime",
-              "enum", "email", "phone", "url", "number"}
+TEXT_TYPES = frozenset({"string", "text", "int", "decimal", "money", "bool", "date",
+                        "datetime", "enum", "email", "phone", "url", "number"})
 
 
 @dataclass(frozen=True)
