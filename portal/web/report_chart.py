@@ -55,6 +55,8 @@ def render_chart(result: ReportResult, labels: dict[str, str], no_data: str) -> 
     x_labels = [" / ".join(r.labels) for r in rows]
     options: dict[str, Any] = {"style": STYLE, "width": 900, "height": 420,
                                "disable_xml_declaration": True, "no_data_text": no_data,
+                               # pygal links its tooltip script from a CDN by default: none
+                               "js": [],
                                "x_label_rotation": 30 if len(rows) > 6 else 0,
                                "legend_at_bottom": True, "truncate_legend": -1,
                                "truncate_label": -1, "show_minor_x_labels": True}

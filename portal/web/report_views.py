@@ -155,7 +155,7 @@ def _filter_choices(session: Any, spec: ReportSpec, principal: Principal
             # scoped by the ORM hook: the viewer chooses among the records they may read
             entry["options"] = [(str(i), str(t)) for i, t in session.execute(
                 select(model.id, value).order_by(value).limit(500))]
-        else:
+        elif entry["kind"] == "choice":
             entry["kind"] = "text"
         out.append(entry)
     return out
