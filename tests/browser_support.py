@@ -51,3 +51,17 @@ def serving(app: Any) -> Iterator[str]:
         server.shutdown()
         thread.join(timeout=10)
         server.server_close()
+
+
+def login_page(browser: Any, base: str, username: str, width: int = 1280,
+               password: str = "secret-pass-1") -> Any:
+    """A new browser context logged in as ``username`` through the login form; its page."""
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    page.goto(f"{base}/login/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("input[type=submit], button[type=submit]")
+    page.wait_for_load_state("load")
+    return page

@@ -19,24 +19,12 @@ from browser_support import (
     CHROMIUM,
     CHROMIUM_ARGS,
     LOCAL_HOSTS,
-    TIMEOUT_MS,
+    login_page,
     require_browser,
     serving,
 )
 from conftest import ApiUser, add_user
 from test_agenda import chore, schema, user_id, visit
-
-
-def _login(browser: Any, base: str, username: str) -> Any:
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(TIMEOUT_MS)
-    page.goto(f"{base}/login/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", "secret-pass-1")
-    page.click("input[type=submit], button[type=submit]")
-    page.wait_for_load_state("load")
-    return page
 
 
 def _rgb(page: Any, selector: str) -> str:
@@ -71,7 +59,7 @@ def test_overdue_plans_are_red_and_can_be_done_from_the_agenda(tmp_path: Path,
     with serving(app) as base, sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            page = _login(browser, base, "ann")
+            page = login_page(browser, base, "ann")
             page.context.on("request", lambda req: requests.append(req.url))
             page.on("pageerror", lambda err: errors.append(str(err)))
             # the menu leads there
@@ -107,7 +95,7 @@ def test_overdue_plans_are_red_and_can_be_done_from_the_agenda(tmp_path: Path,
             expect(page.locator(".portal-agenda-overdue-box")).to_have_count(0)
             expect(page.locator("[data-count=overdue_all]")).to_contain_text("0")
 
-            boss = _login(browser, base, "boss")
+            boss = login_page(browser, base, "boss")
             boss.goto(f"{base}/my/agenda/")
             boss.click(".portal-agenda-team-link")
             boss.wait_for_load_state("load")

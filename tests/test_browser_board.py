@@ -19,23 +19,11 @@ from browser_support import (
     CHROMIUM,
     CHROMIUM_ARGS,
     LOCAL_HOSTS,
-    TIMEOUT_MS,
+    login_page,
     require_browser,
     serving,
 )
 from conftest import ApiUser, add_user
-
-
-def _login(browser: Any, base: str, username: str) -> Any:
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(TIMEOUT_MS)
-    page.goto(f"{base}/login/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", "secret-pass-1")
-    page.click("input[type=submit], button[type=submit]")
-    page.wait_for_load_state("load")
-    return page
 
 
 @pytest.mark.browser
@@ -62,7 +50,7 @@ def test_drag_moves_and_gate_refuses(tmp_path: Path, make_portal: Any) -> None:
     with serving(app) as base, sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            ann = _login(browser, base, "ann")
+            ann = login_page(browser, base, "ann", width=1400)
             ann.context.on("request", lambda req: requests.append(req.url))
             ann.on("pageerror", lambda err: errors.append(str(err)))
             # -- the board from the module's menu ---------------------------------------------
@@ -120,7 +108,7 @@ def test_drag_moves_and_gate_refuses(tmp_path: Path, make_portal: Any) -> None:
             expect(won.locator(".portal-board-count")).to_have_text("0")
 
             # -- the director assigns the lead column to ray ------------------------------------
-            bo = _login(browser, base, "bo")
+            bo = login_page(browser, base, "bo", width=1400)
             bo.on("pageerror", lambda err: errors.append(str(err)))
             bo.goto(f"{base}/deal/board/")
             column = bo.locator(".portal-board-column[data-value=lead]")

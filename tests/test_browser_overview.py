@@ -17,24 +17,12 @@ from browser_support import (
     CHROMIUM,
     CHROMIUM_ARGS,
     LOCAL_HOSTS,
-    TIMEOUT_MS,
+    login_page,
     require_browser,
     serving,
 )
 from conftest import add_user
 from overview_schema import EXPECTED, USERS, seed, write_overview_schema
-
-
-def _login(browser: Any, base: str, username: str) -> Any:
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(TIMEOUT_MS)
-    page.goto(f"{base}/login/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", "secret-pass-1")
-    page.click("input[type=submit], button[type=submit]")
-    page.wait_for_load_state("load")
-    return page
 
 
 @pytest.mark.browser
@@ -56,7 +44,7 @@ def test_360_page_counts_for_a_rep_and_a_director(tmp_path: Path, make_portal: A
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             for user in ("rep1", "boss"):
-                page = _login(browser, base, user)
+                page = login_page(browser, base, user)
                 page.context.on("request", lambda req: requests.append(req.url))
                 page.on("pageerror", lambda err: errors.append(str(err)))
                 page.goto(f"{base}/account/show/{ids['acme']}")

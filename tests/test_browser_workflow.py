@@ -18,24 +18,12 @@ from browser_support import (
     CHROMIUM,
     CHROMIUM_ARGS,
     LOCAL_HOSTS,
-    TIMEOUT_MS,
+    login_page,
     require_browser,
     serving,
 )
 from conftest import add_user
 from flow_schema import write_flow_schema
-
-
-def _login(browser: Any, base: str, username: str) -> Any:
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(TIMEOUT_MS)
-    page.goto(f"{base}/login/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", "secret-pass-1")
-    page.click("input[type=submit], button[type=submit]")
-    page.wait_for_load_state("load")
-    return page
 
 
 @pytest.mark.browser
@@ -59,7 +47,7 @@ def test_submit_approve_from_the_queue_and_see_the_timeline(tmp_path: Path,
     with serving(app) as base, sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            alice = _login(browser, base, "alice")
+            alice = login_page(browser, base, "alice")
             alice.context.on("request", lambda req: requests.append(req.url))
             alice.on("pageerror", lambda err: errors.append(str(err)))
             # -- alice writes a claim and submits it from its page --------------------------
@@ -83,7 +71,7 @@ def test_submit_approve_from_the_queue_and_see_the_timeline(tmp_path: Path,
             expect(panel.locator(".portal-timeline-step")).to_have_count(1)
 
             # -- lena sees it counted and approves it from her queue -------------------------
-            lena = _login(browser, base, "lena")
+            lena = login_page(browser, base, "lena")
             lena.on("pageerror", lambda err: errors.append(str(err)))
             expect(lena.locator(".portal-nav-approvals .badge")).to_have_text("1")
             expect(lena.locator(".portal-nav-inbox .badge")).to_have_text("1")
