@@ -37,6 +37,9 @@ class _Bad(Exception):
 class FieldBuilder:
     """Builds one field; every problem goes to the document's :class:`Reporter`."""
 
+    #: The key whose value :meth:`default_value` reads (and where its errors are reported).
+    default_option = "default"
+
     def __init__(self, rep: Reporter, path: Path, name: str, pos: SourcePos) -> None:
         self.rep = rep
         self.path = path
@@ -86,7 +89,7 @@ class FieldBuilder:
             except FormatError as exc:
                 self.error("format", "bad-format", str(exc))
         if "default" in opts:
-            spec["default"] = self._default(ftype, opts["default"], spec)
+            spec["default"] = self.default_value(ftype, opts["default"], spec)
         return FieldSpec(**{k: v for k, v in spec.items() if v is not None})
 
     # -- sizes and bounds ----------------------------------------------------------------------
@@ -202,13 +205,15 @@ class FieldBuilder:
             labels[value] = make_label(label, value)
         return tuple(values), MappingProxyType(labels)
 
-    def _default(self, ftype: str, value: Any, spec: dict[str, Any]) -> DefaultValue:
+    def default_value(self, ftype: str, value: Any, spec: dict[str, Any]) -> DefaultValue:
+        """``value`` as a default of a field of type ``ftype`` (``spec``: the field's options
+        built so far, e.g. its enum values), or None after reporting why it cannot be one."""
         if value is None:
             return None
         if isinstance(value, str) and value in DYNAMIC_DEFAULTS and ftype != "enum":
             if _DYNAMIC_TYPE[value] == ftype:
                 return DynamicDefault(value)  # type: ignore[arg-type]
-            self.error("default", "bad-default",
+            self.error(self.default_option, "bad-default",
                        f"'{value}' only applies to {_DYNAMIC_TYPE[value]} fields")
             return None
         try:
@@ -218,38 +223,41 @@ class FieldBuilder:
 
     def _static_default(self, ftype: str, value: Any, spec: dict[str, Any]) -> DefaultValue:
         if ftype == "enum":
-            text = self.rep.doc.raw_text((*self.path, "default"))
+            text = self.rep.doc.raw_text((*self.path, self.default_option))
             text = text if text is not None else str(value)
             values = spec.get("values", ())
             if values and text not in values:
-                self.error("default", "bad-default",
+                self.error(self.default_option, "bad-default",
                            f"default '{text}' is not one of the values ({', '.join(values)})",
                            suggest(text, values))
                 raise _Bad
             return text
         if ftype == "user":
-            self.error("default", "bad-default",
+            self.error(self.default_option, "bad-default",
                        f"a user field's default can only be 'current_user', got {describe(value)}",
                        suggest(value, ["current_user"]))
             raise _Bad
         if ftype == "bool":
             if not isinstance(value, bool):
-                self.error("default", "bad-value", f"expected a boolean, got {describe(value)}")
+                self.error(self.default_option, "bad-value",
+                           f"expected a boolean, got {describe(value)}")
                 raise _Bad
             return value
         if ftype in ("date", "datetime"):
             token = "today" if ftype == "date" else "now"
             if isinstance(value, str) and suggest(value, [token]):
-                self.error("default", "bad-value", f"unknown default {describe(value)}", token)
+                self.error(self.default_option, "bad-value",
+                           f"unknown default {describe(value)}", token)
                 raise _Bad
         if ftype == "link":
-            return self._integer("default", value, "a record id")
+            return self._integer(self.default_option, value, "a record id")
         if ftype in TEXT_TYPES:
             if not isinstance(value, str):
-                self.error("default", "bad-value", f"expected a string, got {describe(value)}")
+                self.error(self.default_option, "bad-value",
+                           f"expected a string, got {describe(value)}")
                 raise _Bad
             return value
-        return self._typed(ftype, "default", value, spec)
+        return self._typed(ftype, self.default_option, value, spec)
 
 
 def _ordered(ftype: str, value: Any) -> Any:
