@@ -69,8 +69,8 @@ BASE = "report: r\naccess: [director]\nentity: opportunity\n"
      "chart: bar\n",
      "measures.r.ratio: unknown measure 'deal'; did you mean 'deals'? [unknown-ref]"),
     (BASE + "group_by: [stage]\nmeasures: {n: count}\nchart: {type: pi}\n",
-     "chart.type: unknown chart type 'pi' (use bar, stacked_bar, line, pie, pareto, funnel); "
-     "did you mean 'pie'? [bad-value]"),
+     "chart.type: unknown chart type 'pi' (use bar, stacked_bar, line, pie, pareto, funnel, "
+     "tiles); did you mean 'pie'? [bad-value]"),
     (BASE + "group_by: [stage]\nmeasures: {deals: count}\n"
      "chart: {type: bar, measures: [deal]}\n",
      "chart.measures: unknown measure 'deal'; did you mean 'deals'? [unknown-ref]"),

@@ -22,6 +22,10 @@ others: ``{ratio: [a, b]}``, ``{share: a}``, ``{cumulative_share: a}``, ``{rank_
 grouping and measures) share the dimensions by position. ``history: true`` makes the rows the
 entries of the entity's records into workflow states (``state``, ``entered_at``, ``left_at``,
 ``days_in_state``). Everything is checked here against the compiled entities.
+
+Charts: ``bar``, ``stacked_bar``, ``line``, ``pie``, ``pareto``, ``funnel`` and ``tiles`` (one
+tile per row with its label and one measure as a big number; grouped by one plain field of
+the entity, a tile links to the entity's list filtered by its value: dashboard tiles).
 """
 
 from __future__ import annotations
@@ -55,11 +59,17 @@ BUCKETS = ("day", "week", "month", "quarter", "year")
 AGGREGATES = ("count", "count_distinct", "sum", "avg", "min", "max")
 DERIVED = ("ratio", "share", "cumulative_share", "rank_share", "from_previous", "drop_off")
 MEASURE_OPTIONS = ("label", "where", "weights")
-CHART_TYPES = ("bar", "stacked_bar", "line", "pie", "pareto", "funnel")
+CHART_TYPES = ("bar", "stacked_bar", "line", "pie", "pareto", "funnel", "tiles")
+#: Charts of one measure.
+ONE_MEASURE_CHARTS = ("pie", "funnel", "pareto", "tiles")
 CHART_KEYS = ("type", "measures", "top")
 #: Field types a report may group by (a ``children``/``many`` field is not one value).
 GROUPABLE = frozenset({"string", "enum", "bool", "int", "user", "link", "date", "datetime",
                        "email", "phone", "number", "url"})
+#: Field types whose list screen filter "equal to" a tile can link to (FAB's list filters
+#: cannot say "false" of a bool, nor match a timestamp to the second).
+TILE_LINKABLE = frozenset({"string", "enum", "int", "user", "link", "date", "email", "phone",
+                           "number", "url"})
 NUMERIC = frozenset({"int", "decimal", "money"})
 DATED = frozenset({"date", "datetime"})
 #: The fields of a ``history: true`` source besides the entity's own.
@@ -184,6 +194,22 @@ class ReportSpec:
     def dimensions(self) -> tuple[Dimension, ...]:
         """The dimensions, as the first series names them (the table's first columns)."""
         return self.sources[0].group_by
+
+    @property
+    def tile_field(self) -> Optional[FieldRef]:
+        """The field a ``tiles`` chart's tiles link by: the one dimension, when it is a plain
+        field of the report's entity (no link path, no date bucket, not workflow history) of
+        a type the entity's list can filter on; else None (the tiles link nowhere)."""
+        if self.chart.type != "tiles" or len(self.sources) != 1:
+            return None
+        source = self.sources[0]
+        if source.history or len(source.group_by) != 1:
+            return None
+        dimension = source.group_by[0]
+        if (len(dimension.ref.path) != 1 or dimension.bucket is not None
+                or dimension.ref.field.type not in TILE_LINKABLE):
+            return None
+        return dimension.ref
 
 
 def history_fields(registry: Registry, entity: str) -> dict[str, FieldSpec]:
@@ -705,7 +731,7 @@ class _Checker:
             if name not in measures:
                 self.rep.add(("chart", "measures", i), "unknown-ref",
                              f"unknown measure '{name}'", suggest(str(name), measures))
-        if kind in ("pie", "funnel", "pareto") and len(plotted) != 1:
+        if kind in ONE_MEASURE_CHARTS and len(plotted) != 1:
             self.rep.add(("chart", "measures"), "bad-value", f"a {kind} chart plots one measure")
         if kind in ("pie", "funnel", "pareto") and len(sources[0].group_by) != 1:
             self.rep.add(("chart", "type"), "bad-value", f"a {kind} chart needs exactly one "

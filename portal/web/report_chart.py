@@ -2,19 +2,23 @@
 
 pygal draws bar, stacked bar, line, pie and funnel charts itself. A Pareto chart (bars of a
 measure, largest first, with the running share of the total as a line on a 0-100 % axis) is
-pygal's bar chart whose secondary series is drawn by its line chart's routine.
+pygal's bar chart whose secondary series is drawn by its line chart's routine. Tiles are plain
+HTML: one box per row with the row's label and one measure as a big number, a link when the
+caller gives one.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, Optional
 
 import pygal
+from markupsafe import Markup, escape
 from pygal.graph.line import Line
 from pygal.style import Style
 
-from portal.engines.reports import ReportResult
+from portal.engines.reports import ReportResult, ReportRow
 from portal.spec.reports import Measure
 
 #: Fonts the chart asks for: the browser's CJK font first, so Chinese labels render.
@@ -93,3 +97,31 @@ def render_chart(result: ReportResult, labels: dict[str, str], no_data: str) -> 
         for m in measures:
             chart.add(labels[m.name], [_number(r.values.get(m.name), m) for r in rows])
     return chart.render(is_unicode=True)
+
+
+def tile_number(value: Any, measure: Measure) -> str:
+    """A tile's big number: digits grouped (``12,500.50``), fractions as percentages."""
+    if value is None:
+        return "–"
+    if measure.percent:
+        return f"{(Decimal(value) * 100).quantize(Decimal('0.01'))}%"
+    return f"{value:,}"
+
+
+def render_tiles(result: ReportResult, labels: dict[str, str], no_data: str,
+                 link: Optional[Callable[[ReportRow], Optional[str]]] = None) -> Markup:
+    """One tile per row of ``result``: the row's label and the chart's measure as a big
+    number; a tile is a link where ``link`` gives the row a URL."""
+    if not result.rows:
+        return Markup(f'<p class="text-muted portal-tiles-empty">{escape(no_data)}</p>')
+    m = result.spec.measure(result.spec.chart.measures[0])
+    tiles = []
+    for row in result.rows:
+        body = (f'<span class="portal-tile-value">{escape(tile_number(row.values.get(m.name), m))}'
+                f'</span><span class="portal-tile-label">{escape(" / ".join(row.labels))}</span>'
+                f'<span class="portal-tile-measure">{escape(labels[m.name])}</span>')
+        url = link(row) if link is not None else None
+        tiles.append(f'<a class="portal-tile" href="{escape(url)}">{body}</a>' if url else
+                     f'<div class="portal-tile">{body}</div>')
+    return Markup(f'<div class="portal-tiles" data-measure="{escape(m.name)}">'
+                  f'{"".join(tiles)}</div>')

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any, Optional
 
@@ -22,6 +22,7 @@ from portal.engines.reports import (
     ReportInputError,
     ReportRefused,
     ReportResult,
+    ReportRow,
     may_open,
     parse_filters,
     run_report,
@@ -31,7 +32,8 @@ from portal.spec.model import Label
 from portal.spec.reports import Measure, ReportSpec
 from portal.system_models import PortalUser
 from portal.web.i18n import LazyLabel, current_locale, humanize
-from portal.web.report_chart import render_chart
+from portal.web.list_links import equal_filter_links
+from portal.web.report_chart import render_chart, render_tiles
 
 #: The class permission of the report screens and API (each report also checks its roles).
 REPORTS = "Reports"
@@ -161,6 +163,18 @@ def _filter_choices(session: Any, spec: ReportSpec, principal: Principal
     return out
 
 
+def tile_link(spec: ReportSpec) -> Optional[Callable[[ReportRow], Optional[str]]]:
+    """For a tiles report grouped by a plain field of its entity: a row's link to that
+    entity's list filtered by the row's value (None: the tiles link nowhere)."""
+    ref = spec.tile_field
+    if ref is None:
+        return None
+    link = equal_filter_links(spec.sources[0].entity, ref.field.name)
+    if link is None:
+        return None
+    return lambda row: link(row.keys[0])
+
+
 class ReportView(BaseView):
     """``/reports/``: the reports open to the viewer, each with its page and CSV."""
 
@@ -202,7 +216,10 @@ class ReportView(BaseView):
                                 runtime().models.classes, spec, _principal(), {},
                                 locale=current_locale())
         labels = measure_labels(spec)
-        svg = render_chart(result, labels, text("No data"))
+        if spec.chart.type == "tiles":
+            chart = render_tiles(result, labels, text("No data"), tile_link(spec))
+        else:
+            chart = Markup(render_chart(result, labels, text("No data")))
         summary = None
         if result.summary is not None and result.summary.share is not None:
             s = result.summary
@@ -211,7 +228,7 @@ class ReportView(BaseView):
                            share=f"{(s.share * 100).quantize(Decimal('0.01'))}%",
                            measure=labels[s.measure])
         return self.render_template(
-            "portal/report.html", spec=spec, result=result, svg=Markup(svg),
+            "portal/report.html", spec=spec, result=result, chart=chart,
             title=report_title(spec), dimensions=dimension_labels(spec), labels=labels,
             cell=cell, filters=_filter_choices(session, spec, _principal()), args=request.args,
             error=error, summary=summary, text=text,
@@ -258,7 +275,8 @@ class ReportApi(BaseApi):
               description: >-
                 name, label, dimensions (name, label), measures (name, label, kind,
                 percent), rows (labels, keys, values: exact decimals as text, fractions as
-                decimals such as 0.4545) and, for Pareto charts, summary.
+                decimals such as 0.4545; for tiles linked to a list, url), chart (type,
+                measures) and, for Pareto charts, summary.
             400:
               description: a filter value is wrong (field and reason)
             403:
@@ -300,6 +318,11 @@ def report_json(result: ReportResult) -> dict[str, Any]:
                   "values": {m.name: _json_value(row.values.get(m.name))
                              for m in spec.measures}} for row in result.rows],
     }
+    body["chart"] = {"type": spec.chart.type, "measures": list(spec.chart.measures)}
+    link = tile_link(spec)
+    if link is not None:  # tiles: each row's link to the entity's list filtered by its value
+        for row, out in zip(result.rows, body["rows"], strict=True):
+            out["url"] = link(row)
     if result.summary is not None:
         s = result.summary
         body["summary"] = {"measure": s.measure, "top_percent": s.top_percent, "rows": s.rows,
