@@ -124,7 +124,7 @@ def transition_to(session: Session, item: Any, target: str, principal: Principal
     if state == target:
         raise BoardRefused(f"the record is already '{state_name(workflow, state)}'")
     candidates = [t for t in workflow.outgoing(state) if t.target == target
-                  and not t.automatic]
+                  and t.by is not None]  # automatic and timed moves are nobody's to make
     if not candidates:
         raise BoardRefused(f"no transition from '{state_name(workflow, state)}' to "
                            f"'{state_name(workflow, target)}'")

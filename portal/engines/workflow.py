@@ -1,7 +1,7 @@
 """The workflow engine: moves records between the states their YAML flow declares.
 
 Everything is driven by the compiled :class:`WorkflowSpec` of the record's class
-(``__workflow__``); no entity is named here. One entry point changes state,
+(``__workflow__``); no entity is named here. One entry point changes state for a person,
 :func:`perform`; it runs inside the caller's transaction and the caller commits:
 
 1. the record's row is locked (``SELECT ... FOR UPDATE`` on PostgreSQL; on SQLite the first
@@ -11,8 +11,14 @@ Everything is driven by the compiled :class:`WorkflowSpec` of the record's class
    unless allowed, the condition and the comment checked;
 3. for a countersign or quorum the approval is counted (one per slot per pass through the
    state, unique in the database) and the record moves only once enough have approved;
-4. entering a state checks its required fields (a stage gate), runs its effects, replaces
-   the approvers' queue rows, records a step, notifies, then follows automatic transitions.
+4. entering a state writes the transition's own values (``set``), checks the state's
+   required fields and gate, runs its effects (:mod:`portal.engines.workflow_effects`),
+   replaces the approvers' queue rows, records a step, notifies, then follows automatic
+   transitions.
+
+Timed transitions (``after``) are nobody's action: the ``workflow_timers`` tick job
+(:mod:`portal.engines.workflow_timers`) performs them through :func:`perform_timed`, with the
+same lock, gates and effects.
 
 :func:`check_edit` keeps ordinary edits out of what only transitions may change: the state
 field, locked states, fields not editable in the current state.
@@ -21,7 +27,7 @@ field, locked states, fields not editable in the current state.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -37,12 +43,20 @@ from portal.engines.validation import is_empty
 from portal.engines.workflow_actors import (
     Acting,
     Known,
-    approver_refs,
     assignees,
     delegators,
     owner_id,
     slot_refs,
     who_can_act,
+)
+from portal.engines.workflow_effects import (
+    EffectRefused,
+    apply_effects,
+    notify,
+    stored,
+    title_of,
+    users_of,
+    write_values,
 )
 from portal.spec.model import (
     ActorRef,
@@ -50,16 +64,12 @@ from portal.spec.model import (
     Registry,
     StateSpec,
     TransitionSpec,
-    ValueRef,
     WorkflowSpec,
 )
 from portal.system_models import (
-    NEW_NOTIFICATIONS,
-    Notification,
     WorkflowStep,
     WorkflowTask,
     WorkflowVote,
-    role_member_ids,
     utcnow,
 )
 
@@ -139,7 +149,7 @@ def available_actions(session: Session, item: Any, principal: Principal,
     known = known or Known(delegators(session, principal, on))
     actions = []
     for transition in workflow.outgoing(state):
-        if transition.automatic or not _condition_holds(session, transition, item, on):
+        if transition.by is None or not _condition_holds(session, transition, item, on):
             continue
         if signed and not _owner_only(transition):
             continue
@@ -215,7 +225,7 @@ def perform(session: Session, registry: Registry, models: Mapping[str, type], it
         raise TransitionConflict(
             f"the record is '{state}' now; '{name}' is only possible from "
             f"{', '.join(repr(s) for s in transition.sources)} (someone may have acted first)")
-    if transition.automatic:
+    if transition.by is None:
         raise TransitionRefused({"_": [f"'{name}' happens by itself; nobody performs it"]})
     current_round = _round(session, workflow, item)
     votes = _round_votes(session, item, current_round)
@@ -261,6 +271,37 @@ def _lock(session: Session, item: Any) -> None:
         session.connection().exec_driver_sql(
             f'UPDATE "{table.name}" SET id = id WHERE id = ?', (item.id,))
     session.refresh(item)
+
+
+def perform_timed(session: Session, registry: Registry, models: Mapping[str, type],
+                  item: Any, name: str, still_due: Callable[[Any], bool],
+                  today: dt.date) -> Optional[Outcome]:
+    """Perform the timed transition ``name`` on ``item`` as the system (the
+    ``workflow_timers`` tick job); the caller commits.
+
+    The record is locked and re-read first, like :func:`perform`: None when it has left the
+    transition's states meanwhile, is no longer due (``still_due`` checks the locked record)
+    or its condition does not hold. Raises :class:`TransitionRefused` when the target
+    state's required fields, gate or effects refuse it.
+    """
+    workflow = workflow_of(item)
+    if workflow is None or name not in workflow.transitions:
+        raise TransitionRefused({"_": [f"'{name}' is not an action of this record"]})
+    transition = workflow.transitions[name]
+    _lock(session, item)
+    state = state_of(workflow, item)
+    if state not in transition.sources or not still_due(item) or \
+            not _condition_holds(session, transition, item, today):
+        return None
+    owner = owner_id(item)
+    outcome = Outcome(state=state, moved=False)
+    _move(session, registry, models, item, workflow, transition, state, None, None, today,
+          "timed", outcome)
+    _follow_automatic(session, registry, models, item, workflow, today, outcome)
+    if owner is not None:
+        notify(session, [owner], name, f"{title_of(item)}: {', '.join(outcome.transitions)} "
+                                       f"by the system (now '{outcome.state}')", item)
+    return outcome
 
 
 @dataclass(frozen=True)
@@ -315,6 +356,9 @@ def _move(session: Session, registry: Registry, models: Mapping[str, type], item
           acting: Optional[Acting], text: Optional[str], on: dt.date, kind: str,
           outcome: Outcome) -> None:
     target = workflow.states[transition.target]
+    user_id = acting.principal.user_id if acting is not None else None
+    if transition.values:
+        write_values(item, transition.values, user_id, on)
     missing = _missing_required(item, target)
     if missing:
         entity: EntitySpec = type(item).__entity__
@@ -326,8 +370,12 @@ def _move(session: Session, registry: Registry, models: Mapping[str, type], item
         raise TransitionRefused({"_": [target.gate_message.get(
             outcome.locale, f"'{target.name}' needs {target.gate.source}")]})
     setattr(item, workflow.state_field, target.name)
-    _apply_effects(session, registry, models, item, target, acting, on)
+    try:
+        notes = apply_effects(session, models, item, target, user_id, on)
+    except EffectRefused as exc:
+        raise TransitionRefused(exc.errors) from None
     session.flush()
+    text = "; ".join(t for t in (text, *notes) if t) or None
     _step(session, item, workflow, transition, kind, state, target.name, acting, text)
     _replace_tasks(session, item, workflow, target.name)
     outcome.state, outcome.moved = target.name, True
@@ -353,7 +401,7 @@ def _missing_required(item: Any, state: StateSpec) -> list[str]:
     entity: EntitySpec = type(item).__entity__
     missing = []
     for name in state.required:
-        if is_empty(getattr(item, _stored(entity, name), None)):
+        if is_empty(getattr(item, stored(entity, name), None)):
             missing.append(name)
     return missing
 
@@ -361,55 +409,6 @@ def _missing_required(item: Any, state: StateSpec) -> list[str]:
 def _label(entity: EntitySpec, name: str) -> str:
     f = entity.fields.get(name)
     return f.label.get("en", name) if f is not None else name
-
-
-# -- effects ----------------------------------------------------------------------------------
-
-def _stored(entity: EntitySpec, name: str) -> str:
-    """The attribute holding field ``name``'s value: the id column for links, users, files
-    and the creator/editor system columns."""
-    f = entity.fields.get(name)
-    if (f is not None and f.type in {"link", "user", "file"}) or name in ("created_by",
-                                                                          "updated_by"):
-        return f"{name}_id"
-    return name
-
-
-def _value(ref: ValueRef, item: Any, acting: Optional[Acting], on: dt.date) -> Any:
-    if ref.field is not None:
-        return getattr(item, _stored(type(item).__entity__, ref.field))
-    if ref.dynamic == "today":
-        return on
-    if ref.dynamic == "now":
-        return utcnow()
-    if ref.dynamic == "current_user":
-        return acting.principal.user_id if acting is not None else None
-    return ref.literal
-
-
-def _assign(target: Any, entity: EntitySpec, values: Mapping[str, Any]) -> None:
-    for name, value in values.items():
-        setattr(target, _stored(entity, name), value)
-
-
-def _apply_effects(session: Session, registry: Registry, models: Mapping[str, type],
-                   item: Any, state: StateSpec, acting: Optional[Acting], on: dt.date) -> None:
-    entity: EntitySpec = type(item).__entity__
-    for effect in state.effects:
-        values = {k: _value(v, item, acting, on) for k, v in effect.values.items()}
-        if effect.kind == "set":
-            _assign(item, entity, values)
-        elif effect.kind == "create" and effect.entity is not None:
-            created = models[effect.entity]()
-            _assign(created, registry.entity(effect.entity), values)
-            session.add(created)
-        elif effect.kind == "notify" and effect.notify is not None:
-            refs = [r for ref in effect.notify.slots for r in
-                    (approver_refs(type(item).__workflow__, state.name, "")
-                     if ref.kind == "approver" else [ref])]
-            users = _users_of(session, refs, item)
-            title = effect.message.get("en") or f"{_title(item)} is now '{state.name}'"
-            _notify(session, users, "workflow", title, item)
 
 
 # -- queues, steps and notifications ------------------------------------------------------------
@@ -473,20 +472,8 @@ def _replace_tasks(session: Session, item: Any, workflow: WorkflowSpec, state: s
                     notified.append(ref)
     if rows:
         session.connection().execute(insert(WorkflowTask), rows)
-        users = _users_of(session, notified, item)
-        _notify(session, users, "approval", f"{_title(item)} waits for your approval", item)
-
-
-def _users_of(session: Session, refs: list[ActorRef], item: Any) -> list[int]:
-    """Every user the refs stand for (members of roles too), without repeats."""
-    users: dict[int, None] = {}
-    for ref in refs:
-        for a in assignees(session, ref, item):
-            if a.user_id is not None:
-                users[a.user_id] = None
-            elif a.role is not None:
-                users.update(dict.fromkeys(role_member_ids(session.connection(), a.role)))
-    return list(users)
+        users = users_of(session, notified, item)
+        notify(session, users, "approval", f"{title_of(item)} waits for your approval", item)
 
 
 def _notify_move(session: Session, item: Any, outcome: Outcome, acting: Acting,
@@ -500,25 +487,8 @@ def _notify_move(session: Session, item: Any, outcome: Outcome, acting: Acting,
     first, *then = outcome.transitions
     did = f"{first} by {acting.principal.username}" + \
         (f", then {', '.join(then)}" if then else "")
-    _notify(session, [owner], first, f"{_title(item)}: {did} (now '{outcome.state}')", item,
+    notify(session, [owner], first, f"{title_of(item)}: {did} (now '{outcome.state}')", item,
             f"{acting.principal.username}: {comment}" if comment else "")
-
-
-def _notify(session: Session, users: list[int], kind: str, title: str, item: Any,
-            body: str = "") -> None:
-    """In-app notifications for ``users``; their ids are listed in ``session.info`` so that
-    email can be sent once (and only if) the transaction commits."""
-    if users:
-        ids = session.connection().execute(insert(Notification).returning(Notification.id), [
-            {"user_id": u, "kind": kind[:32], "title": title[:255], "body": body,
-             "entity": type(item).__entity__.name, "record_id": item.id, "at": utcnow()}
-            for u in users]).scalars().all()
-        session.info.setdefault(NEW_NOTIFICATIONS, []).extend(ids)
-
-
-def _title(item: Any) -> str:
-    entity: EntitySpec = type(item).__entity__
-    return f"{entity.label.get('en', entity.name)} {item!r}"
 
 
 # -- what an ordinary edit may change ---------------------------------------------------------
@@ -557,7 +527,7 @@ def check_edit(item: Any, changed: set[str], state: Optional[str], action: str) 
         return
     errors: dict[str, list[str]] = {}
     if workflow.state_field in changed:
-        actions = ", ".join(t.name for t in workflow.outgoing(current) if not t.automatic)
+        actions = ", ".join(t.name for t in workflow.outgoing(current) if t.by is not None)
         errors[workflow.state_field] = [
             "the state changes only through the record's actions" +
             (f" ({actions})" if actions else "")]

@@ -180,19 +180,34 @@ def _workflow() -> dict[str, Any]:
              "type": ["string", "number", "boolean", "null"]}
     values = {"type": "object", "minProperties": 1, "propertyNames": name,
               "additionalProperties": value}
+    when = _described("Run the effect only when this condition holds (e.g. customer == null).",
+                      {"type": "string", "minLength": 1})
     effect = {"description": "An effect of entering the state.", "anyOf": [
         _object("Set fields of the record.",
-                {"set": _described("Field name to value.", values)}, ["set"]),
+                {"set": _described("Field name to value.", values), "when": when}, ["set"]),
         _object("Notify people.", {
             "notify": _described("Whom to notify (same forms as 'by').",
                                  {"$ref": "#/$defs/actor"}),
             "message": _described("The notification's text.", {"$ref": "#/$defs/label"}),
+            "when": when,
         }, ["notify"]),
         _object("Create a record of another entity.", {"create": _object("The new record.", {
             "entity": _described("The entity of the new record.", name),
             "values": _described("Its field values (values may read this record: $field).",
                                  values),
-        }, ["entity"])}, ["create"]),
+            "into": _described("A link field of this record (to the new record's entity) "
+                               "that receives the new record; later effects' $field see it.",
+                               name),
+        }, ["entity"]), "when": when}, ["create"]),
+        _object("Give the record to the least loaded matching active user.", {
+            "assign": _object("Whose the record becomes.", {
+                "field": _described("The user field to set (e.g. owner).", name),
+                "to": _described("Who may get it: a role, user, manager_of, head_of or any "
+                                 "of them (the one with the fewest records wins).",
+                                 {"$ref": "#/$defs/actor"}),
+            }, ["field", "to"]),
+            "when": when,
+        }, ["assign"]),
     ]}
     state = _object("A state's options.", {
         "label": _described("The state's label.", {"$ref": "#/$defs/label"}),
@@ -222,6 +237,17 @@ def _workflow() -> dict[str, Any]:
                               {"enum": list(COMMENT_CHOICES)}),
         "self_approval": _described("The record's owner may perform it on their own record.",
                                     {"type": "boolean"}),
+        "after": _described(
+            "A timed transition, performed by the system (portal tick --job workflow_timers) "
+            "once the record has waited this long; it takes no 'by'.",
+            _object("How long to wait.", {
+                "days": {"type": "integer", "minimum": 1, "description": "Full days."},
+                "since": {"type": "string", "description": "A date or datetime field, "
+                          "created_at, updated_at, or entered (default: when the record "
+                          "entered its current state)."},
+            }, ["days"])),
+        "set": _described("Fields the transition writes before the target state's required "
+                          "fields are checked.", values),
     }, ["from", "to"])
     states = {"description": "The states: a list of names, or a mapping of name to options.",
               "anyOf": [{**names, "minItems": 1, "uniqueItems": True},

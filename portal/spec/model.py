@@ -254,8 +254,10 @@ class RoleSpec:
 
 #: Who may act, as written in a transition's ``by`` (see :class:`ActorRef`).
 ACTOR_KINDS: tuple[str, ...] = ("owner", "role", "user", "manager_of", "head_of", "approver")
-#: Values an effect or a ``set`` may use besides literals and ``$field`` references.
-EFFECT_KINDS: tuple[str, ...] = ("set", "notify", "create")
+#: What an effect of entering a state does (one per effect).
+EFFECT_KINDS: tuple[str, ...] = ("set", "notify", "create", "assign")
+#: ``since: entered`` in a timed transition: when the record entered its current state.
+SINCE_ENTERED = "entered"
 
 
 @dataclass(frozen=True)
@@ -341,8 +343,10 @@ class ValueRef:
 
 @dataclass(frozen=True)
 class EffectSpec:
-    """What happens on entering a state: ``set`` fields of the record, ``notify`` people, or
-    ``create`` a record of ``entity`` with ``values``."""
+    """What happens on entering a state: ``set`` fields of the record, ``notify`` people,
+    ``create`` a record of ``entity`` with ``values`` (its id written ``into`` a link field of
+    the record), or ``assign`` the user field ``assign_field`` to the least loaded person
+    ``assign_to`` names. ``when``: the effect runs only when this condition holds."""
 
     kind: str
     pos: SourcePos
@@ -350,6 +354,20 @@ class EffectSpec:
     notify: Optional[ActorRule] = None
     entity: Optional[str] = None
     message: Label = field(default_factory=Label)
+    when: Optional[Expression] = None
+    into: Optional[str] = None
+    assign_field: Optional[str] = None
+    assign_to: Optional[ActorRule] = None
+
+
+@dataclass(frozen=True)
+class TimerSpec:
+    """``after: {days: 30, since: updated_at}`` of a timed transition: it fires ``days`` full
+    days after the record's date or datetime field ``since`` (``created_at`` and
+    ``updated_at`` too), or after it entered its current state (``since: entered``)."""
+
+    days: int
+    since: str = SINCE_ENTERED
 
 
 @dataclass(frozen=True)
@@ -374,7 +392,9 @@ class StateSpec:
 @dataclass(frozen=True)
 class TransitionSpec:
     """A named move between states. ``by`` None makes it automatic: it fires by itself when
-    the record enters one of ``sources`` and ``when`` holds."""
+    the record enters one of ``sources`` and ``when`` holds; with ``after`` it is timed: the
+    ``workflow_timers`` tick job fires it once the record has waited long enough. ``values``
+    are written to the record before the target state's required fields are checked."""
 
     name: str
     pos: SourcePos
@@ -385,11 +405,18 @@ class TransitionSpec:
     when: Optional[Expression] = None
     comment_required: bool = False
     self_approval: bool = False
+    after: Optional[TimerSpec] = None
+    values: Mapping[str, ValueRef] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
     def automatic(self) -> bool:
-        """True when nobody performs it: it fires when its condition holds."""
-        return self.by is None
+        """True when nobody performs it and it fires as soon as its condition holds."""
+        return self.by is None and self.after is None
+
+    @property
+    def timed(self) -> bool:
+        """True when the ``workflow_timers`` tick job performs it once it is due."""
+        return self.after is not None
 
 
 @dataclass(frozen=True)

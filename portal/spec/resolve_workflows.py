@@ -15,12 +15,14 @@ from portal.spec.expression_refs import check_expression
 from portal.spec.expressions import BUILTIN_NAMES
 from portal.spec.loader import Path
 from portal.spec.model import (
+    SINCE_ENTERED,
     ActorRule,
     EffectSpec,
     Expression,
     FieldSpec,
     RoleSpec,
     SpecError,
+    TransitionSpec,
     ValueRef,
     WorkflowSpec,
 )
@@ -35,6 +37,10 @@ from portal.spec.workflows import WorkflowDraft
 USER_SYSTEM_FIELDS: frozenset[str] = frozenset({"created_by", "updated_by"})
 #: Field types a record's own values cannot be (the values live in other tables).
 NOT_A_VALUE: frozenset[str] = frozenset({"children", "many"})
+#: Field types a timed transition may count its days from.
+DATE_TYPES: frozenset[str] = frozenset({"date", "datetime"})
+#: System columns a timed transition may count its days from.
+TIMESTAMP_SYSTEM_FIELDS: tuple[str, ...] = ("created_at", "updated_at")
 #: The field types a dynamic value may be written into.
 DYNAMIC_TYPES: Mapping[str, frozenset[str]] = MappingProxyType({
     "current_user": frozenset({"user"}), "today": frozenset({"date", "datetime"}),
@@ -112,6 +118,10 @@ class _WorkflowResolver:
                 self._actors((*path, "by"), t.by)
             if t.when is not None:
                 self._condition((*path, "when"), t.when)
+            for name, value in t.values.items():
+                self._assign((*path, "set", name), name, value, None)
+            if t.after is not None:
+                self._since(t)
 
     # -- fields --------------------------------------------------------------------------------
 
@@ -188,6 +198,26 @@ class _WorkflowResolver:
                                               f"'{field.type}' (count({name}) or "
                                               f"sum({name}, field) read it)")
 
+    def _since(self, transition: TransitionSpec) -> None:
+        """``after.since`` is a date or datetime field, created_at, updated_at or entered."""
+        assert self.entity is not None and transition.after is not None
+        name = transition.after.since
+        path: Path = ("transitions", transition.name, "after", "since")
+        if name == SINCE_ENTERED or name in TIMESTAMP_SYSTEM_FIELDS or self.entity.is_broken(
+                name):
+            return
+        field = self.entity.spec.fields.get(name)
+        choices = [*(n for n, f in self.entity.spec.fields.items() if f.type in DATE_TYPES),
+                   *TIMESTAMP_SYSTEM_FIELDS, SINCE_ENTERED]
+        if field is None:
+            self.rep.add(path, "unknown-field",
+                         f"unknown field '{name}' (since is a date or datetime field, "
+                         f"{', '.join(TIMESTAMP_SYSTEM_FIELDS)} or {SINCE_ENTERED})",
+                         suggest(name, choices))
+        elif field.type not in DATE_TYPES:
+            self.rep.add(path, "bad-ref", f"since needs a date or datetime field, '{name}' is "
+                                          f"of type '{field.type}'")
+
     # -- actors --------------------------------------------------------------------------------
 
     def _actors(self, path: Path, rule: ActorRule) -> None:
@@ -219,6 +249,8 @@ class _WorkflowResolver:
     # -- effects -------------------------------------------------------------------------------
 
     def _effect(self, path: Path, effect: EffectSpec) -> None:
+        if effect.when is not None:
+            self._condition((*path, "when"), effect.when)
         if effect.kind == "notify" and effect.notify is not None:
             self._actors((*path, "notify"), effect.notify)
             return
@@ -226,7 +258,12 @@ class _WorkflowResolver:
             for name, value in effect.values.items():
                 self._assign((*path, "set", name), name, value, None)
             return
+        if effect.kind == "assign":
+            self._assign_effect((*path, "assign"), effect)
+            return
         target_name = effect.entity or ""
+        if effect.into is not None:
+            self._into((*path, "create", "into"), effect.into, target_name)
         target = self.entities.get(target_name)
         if target is None:
             self.rep.add((*path, "create", "entity"), "unknown-ref",
@@ -245,6 +282,28 @@ class _WorkflowResolver:
             self.rep.add((*path, "create", "entity"), "missing-value",
                          f"creating '{target_name}' needs a value for its required "
                          f"field{'s' if len(missing) > 1 else ''} {', '.join(missing)}")
+
+    def _into(self, path: Path, name: str, target: str) -> None:
+        """``create.into`` is a link field of this record to the created entity."""
+        field = self._field(path, name, what="into")
+        if field is None:
+            return
+        if field.type != "link":
+            self.rep.add(path, "bad-ref", f"into needs a link field, '{name}' is of type "
+                                          f"'{field.type}'")
+        elif target and target in self.entities and field.target != target:
+            self.rep.add(path, "bad-ref", f"into needs a link to '{target}', '{name}' links "
+                                          f"to '{field.target}'")
+
+    def _assign_effect(self, path: Path, effect: EffectSpec) -> None:
+        """``assign.field`` is a user field of this record; ``assign.to`` names people."""
+        name = effect.assign_field or ""
+        field = self._field((*path, "field"), name, what="assign")
+        if field is not None and field.type != "user":
+            self.rep.add((*path, "field"), "bad-ref", f"assign needs a user field, '{name}' "
+                                                      f"is of type '{field.type}'")
+        if effect.assign_to is not None:
+            self._actors((*path, "to"), effect.assign_to)
 
     def _assign(self, path: Path, name: str, value: ValueRef,
                 target: EntityDraft | None) -> None:

@@ -29,6 +29,7 @@ from portal.spec.schemas import (
     NameList,
     Strict,
     Text,
+    Whole,
     describe,
     expected,
     fail,
@@ -283,20 +284,30 @@ class Values(Strict):
 # ---------------------------------------------------------------------------------------------
 # Document schemas.
 
-EFFECT_ENTRY = "an effect (a mapping with set, notify or create)"
+EFFECT_ENTRY = "an effect (a mapping with set, notify, create or assign)"
 STATES_WHOLE = "a list of state names or a mapping of state to options"
 
 
 class CreateSchema(DocSchema):
-    """``create: {entity: payment, values: {...}}``."""
+    """``create: {entity: payment, values: {...}, into: payment}``: ``into`` names the link
+    field of the record that receives the new record's id."""
 
     entity = Text(required=True)
     values = Values()
+    into = Text()
+
+
+class AssignSchema(DocSchema):
+    """``assign: {field: owner, to: {role: field_sales}}``."""
+
+    field = Text(required=True)
+    to = Actor(required=True)
 
 
 class EffectSchema(DocSchema):
-    """One effect of entering a state: ``set``, ``notify`` (with an optional ``message``) or
-    ``create``; that exactly one is given is checked by :mod:`portal.spec.workflows`."""
+    """One effect of entering a state: ``set``, ``notify`` (with an optional ``message``),
+    ``create`` or ``assign``, run only when its optional ``when`` holds; that exactly one
+    kind is given is checked by :mod:`portal.spec.workflows`."""
 
     error_messages = {**DocSchema.error_messages, "type": expected(EFFECT_ENTRY)}  # noqa: RUF012
 
@@ -304,6 +315,16 @@ class EffectSchema(DocSchema):
     notify = Actor()
     message = LabelText()
     create = mf.Nested(CreateSchema, error_messages={"null": expected("a mapping")})
+    assign = mf.Nested(AssignSchema, error_messages={"null": expected("a mapping")})
+    when = Condition()
+
+
+class AfterSchema(DocSchema):
+    """``after: {days: 30, since: updated_at}`` of a timed transition (``since`` defaults to
+    ``entered``: the day the record entered its current state)."""
+
+    days = Whole(minimum=1, required=True)
+    since = Text()
 
 
 class GateSchema(DocSchema):
@@ -344,6 +365,8 @@ class TransitionSchema(DocSchema):
     label = LabelText()
     comment = Comment()
     self_approval = Flag()
+    after = mf.Nested(AfterSchema, error_messages={"null": expected("a mapping with days")})
+    set = Values()
 
 
 class WorkflowSchema(DocSchema):

@@ -3,7 +3,8 @@
 Checked here, from the document alone: its shape (:mod:`portal.spec.workflow_shapes`), the
 names of the workflow, its states and transitions, references to states (``initial``,
 ``from``, ``to``, ``locked_in``), that every state can be reached, that automatic transitions
-have a condition and that ``approver`` names someone. What needs the entity or the roles is
+have a condition, that timed ones (``after``) are nobody's to perform, that ``approver``
+names someone and that ``assign`` picks one person. What needs the entity or the roles is
 checked by :mod:`portal.spec.resolve_workflows`.
 """
 
@@ -19,10 +20,12 @@ from portal.spec.labels import humanize, make_label
 from portal.spec.loader import Document, Path
 from portal.spec.model import (
     EFFECT_KINDS,
+    SINCE_ENTERED,
     ActorRule,
     EffectSpec,
     SpecError,
     StateSpec,
+    TimerSpec,
     TransitionSpec,
     WorkflowSpec,
 )
@@ -34,6 +37,10 @@ from portal.spec.workflow_shapes import EffectSchema, WorkflowSchema
 
 #: Actors that name nobody by themselves: ``approver`` needs another transition's actor.
 _UNNAMED = frozenset({"owner", "approver"})
+#: Options of a transition that only make sense when a person performs it.
+_PERSONAL_OPTIONS: tuple[str, ...] = ("by", "comment", "self_approval")
+#: Groups of actors ``assign`` cannot pick one person from.
+_NOT_ONE_OF = ("all", "quorum")
 
 
 @dataclass(frozen=True)
@@ -176,7 +183,9 @@ class _Builder:
             if not isinstance(raw, dict):
                 self.unrouted.add(name)
                 continue
-            if "by" not in raw and "when" not in raw:
+            if "after" in raw:
+                self._timed(path, raw)
+            elif "by" not in raw and "when" not in raw:
                 self.rep.add(path, "missing-key", "an automatic transition needs 'when'")
             sources = opts.get("from", ())
             source_paths = ([(*path, "from")] if isinstance(raw.get("from"), str)
@@ -194,8 +203,31 @@ class _Builder:
                 by=opts.get("by"), when=opts.get("when"),
                 comment_required=opts.get("comment", False),
                 self_approval=opts.get("self_approval", False),
+                after=self._timer(opts.get("after")),
+                values=MappingProxyType(opts.get("set", {})),
             )
         return out
+
+    def _timed(self, path: Path, raw: dict[str, Any]) -> None:
+        """A timed transition is performed by the system: no one acts, comments or is the
+        current user."""
+        for key in _PERSONAL_OPTIONS:
+            if key in raw:
+                self.rep.add((*path, key), "option-not-allowed",
+                             f"a timed transition ('after') is performed by the system when "
+                             f"it is due; it takes no '{key}'", at_key=True)
+        values = raw.get("set")
+        for name, value in (values.items() if isinstance(values, dict) else ()):
+            if value == "current_user":
+                self.rep.add((*path, "set", name), "bad-value",
+                             "a timed transition is performed by the system: there is no "
+                             "current_user to write")
+
+    @staticmethod
+    def _timer(after: Any) -> TimerSpec | None:
+        if not isinstance(after, dict) or "days" not in after:
+            return None
+        return TimerSpec(days=after["days"], since=after.get("since", SINCE_ENTERED))
 
     def _reachable(self, initial: str | None, transitions: dict[str, TransitionSpec]) -> None:
         """Report states that no chain of transitions leads to from ``initial``. Skipped when
@@ -281,8 +313,8 @@ class _Builder:
                 self.rep.add(path, "bad-value", f"an effect does one thing, got "
                              f"{' and '.join(kinds)}; write one item for each")
             else:
-                self.rep.add(path, "missing-key", "an effect needs one of set, notify or "
-                                                  "create")
+                self.rep.add(path, "missing-key", "an effect needs one of set, notify, create "
+                                                  "or assign")
             return None
         if "message" in item and kinds != ["notify"]:
             self.rep.add((*path, "message"), "option-not-allowed",
@@ -295,14 +327,36 @@ class _Builder:
             return None
         kind = kinds[0]
         pos = self.rep.doc.pos(path)
+        when = loaded.get("when")
         if kind == "set":
-            return EffectSpec(kind, pos, values=MappingProxyType(loaded["set"]))
+            return EffectSpec(kind, pos, values=MappingProxyType(loaded["set"]), when=when)
         if kind == "notify":
             return EffectSpec(kind, pos, notify=loaded["notify"],
-                              message=make_label(loaded.get("message")))
+                              message=make_label(loaded.get("message")), when=when)
+        if kind == "assign":
+            assign = loaded["assign"]
+            self._one_person((*path, "assign", "to"), item["assign"]["to"], assign["to"])
+            return EffectSpec(kind, pos, assign_field=assign["field"], assign_to=assign["to"],
+                              when=when)
         create = loaded["create"]
         return EffectSpec(kind, pos, entity=create["entity"],
-                          values=MappingProxyType(create.get("values", {})))
+                          values=MappingProxyType(create.get("values", {})),
+                          into=create.get("into"), when=when)
+
+    def _one_person(self, path: Path, raw: Any, rule: ActorRule) -> None:
+        """``assign.to`` picks one person: a role, a user field, a manager, a head, or any of
+        them; not the record's owner or approver, nor a countersign group."""
+        group = next((k for k in _NOT_ONE_OF if isinstance(raw, dict) and k in raw), None)
+        if group is not None:
+            self.rep.add((*path, group), "bad-value",
+                         f"assign gives the record to one person; '{group}' needs several "
+                         "(use a role, user, manager_of, head_of or any: [...])", at_key=True)
+            return
+        for slot in rule.slots:
+            if slot.kind in _UNNAMED:
+                self.rep.add(path, "bad-value",
+                             f"assign cannot give the record to '{slot.kind}' (use a role, "
+                             "user, manager_of, head_of or any: [...])")
 
 
 def _has_approver(rule: ActorRule) -> bool:
