@@ -264,6 +264,11 @@ def test_defaults_endpoint_for_the_add_form(portal: Any) -> None:
     assert api.get("/api/v1/visit/defaults").status_code in (404, 405)  # no such route
     page = WebUser(portal, "rita").get("/case/add").get_data(as_text=True)
     assert 'class="portal-record-defaults"' in page and "record_defaults.js" in page
+    add_user(portal, "root", ["Admin"])
+    spec = ApiUser(portal, "root").get("/api/v1/_openapi").get_json()
+    documented = spec["paths"]["/api/v1/case/defaults"]["get"]
+    assert {"200", "400", "422"} <= set(documented["responses"])
+    assert "/api/v1/visit/defaults" not in spec["paths"]
 
 
 # -- compile errors ----------------------------------------------------------------------------
