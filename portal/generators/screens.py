@@ -171,6 +171,17 @@ def build_screens(registry: Registry, models: EntityModels,
     return EntityClasses(MappingProxyType(views), MappingProxyType(apis))
 
 
+def tile_fields(registry: Registry, entity: str) -> tuple[str, ...]:
+    """Fields of ``entity`` that report tiles link by (``ReportSpec.tile_field``): the list
+    screen must filter on them for a tile's link to open the list filtered."""
+    found = []
+    for report in registry.reports.values():
+        ref = report.tile_field
+        if ref is not None and report.sources[0].entity == entity:
+            found.append(ref.name)
+    return tuple(dict.fromkeys(found))
+
+
 def _view_class(entity: EntitySpec, registry: Registry, datamodel: PortalInterface,
                 models: EntityModels, session: Callable[[], Any]) -> type:
     fields = entity.fields.values()
@@ -182,7 +193,8 @@ def _view_class(entity: EntitySpec, registry: Registry, datamodel: PortalInterfa
     board = registry.feature("board", entity.name)
     # A board's "n more" link opens the list filtered by the board's field and filters.
     search = list(dict.fromkeys(entity.list.search + entity.list.filters + (
-        (board.field, *board.filters) if board is not None else ())))
+        (board.field, *board.filters) if board is not None else ()) + tile_fields(registry,
+                                                                                entity.name)))
     order = (entity.list.order_by or "id", "desc" if entity.list.order_desc or
              not entity.list.order_by else "asc")
     formatters = {f.name: _formatter(f, registry) or _blank_for_none for f in fields}
@@ -239,6 +251,21 @@ def api_read_columns(f: FieldSpec, registry: Registry) -> list[str]:
     return [f.name]
 
 
+def _list_parameters(presets: Any) -> dict[str, Any]:
+    """The REST list's documented query parameters: FAB's ``q``, and ``preset`` for an
+    entity with presets (``portal.web.list_presets``)."""
+    if presets is None:
+        return {}
+    return {"get_list": {"get": {"parameters": [
+        {"in": "query", "name": "q", "content": {"application/json": {
+            "schema": {"$ref": "#/components/schemas/get_list_schema"}}}},
+        {"in": "query", "name": "preset", "required": False,
+         "schema": {"type": "string", "enum": list(presets.presets)},
+         "description": "A named quick filter declared in the entity's presets; an unknown "
+                        "name (or one reading a field hidden from the caller) is a 400."},
+    ]}}}
+
+
 def _api_class(entity: EntitySpec, registry: Registry, datamodel: PortalInterface) -> type:
     fields = entity.fields.values()
     flow = registry.workflow_of(entity.name)
@@ -274,6 +301,7 @@ def _api_class(entity: EntitySpec, registry: Registry, datamodel: PortalInterfac
         "base_order": (entity.list.order_by or "id",
                        "desc" if entity.list.order_desc or not entity.list.order_by else "asc"),
         "openapi_spec_tag": entity.name,
+        "openapi_spec_methods": _list_parameters(registry.feature("presets", entity.name)),
         "model2schemaconverter": FastDumpConverter,
     }
     bases = (BoardApi, EntityRestApi) if board is not None else (EntityRestApi,)

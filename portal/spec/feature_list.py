@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from portal.spec import agenda, board, checks, overview, public_form, timeline
+from portal.spec import (
+    agenda,
+    board,
+    checks,
+    highlight,
+    overview,
+    presets,
+    public_form,
+    timeline,
+)
 from portal.spec.features import Feature
 
 #: Every entity feature, in compile order. Add a feature's ``FEATURE`` here.
@@ -13,4 +22,6 @@ FEATURES: tuple[Feature, ...] = (
     timeline.FEATURE,
     agenda.FEATURE,
     public_form.FEATURE,
+    highlight.FEATURE,
+    presets.FEATURE,
 )

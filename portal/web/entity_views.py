@@ -40,13 +40,19 @@ from portal.engines.validation import validate_record
 from portal.runtime import acting_principal, request_principal, runtime
 from portal.spec.model import EntitySpec
 from portal.web import export as list_export
-from portal.web import quick_search
+from portal.web import list_presets, quick_search
 from portal.web.access_columns import PerUserColumns, PerUserSchema, hidden_fields
 from portal.web.duplicate_warnings import api_warnings, flash_matches
 from portal.web.fast_rison import FastRisonModelRestApi, rison
 from portal.web.history import history_rows
 from portal.web.i18n import LazyLabel, current_locale
 from portal.web.json_body import json_object
+from portal.web.list_highlight import (
+    HighlightListWidget,
+    has_highlight,
+    page_marks,
+    record_mark,
+)
 from portal.web.merge_views import duplicates_page, merge_from_form, merge_response
 from portal.web.overview_page import overview_page, tab_data
 from portal.web.records import (
@@ -150,6 +156,7 @@ class EntityModelView(EntityMixin, ModelView):
 
     show_template = "portal/show.html"
     list_template = "portal/list.html"
+    list_widget = HighlightListWidget
     page_size = 25
 
     # -- the search box: one text over the YAML's search fields --------------------------
@@ -161,8 +168,21 @@ class EntityModelView(EntityMixin, ModelView):
             filters = filters.copy()  # FAB's filters object is shared by every request
             filters.add_filter(searchable[0], quick_search.quick_search_filter(searchable),
                                term)
+        # Presets apply to this list's own page, not to related lists drawn on a record page.
+        own_list = request.endpoint == f"{self.endpoint}.list"
+        try:
+            preset = list_presets.chosen(self.entity) if own_list else None
+        except list_presets.UnknownPreset as exc:
+            abort(400, description=str(exc))
+        filters = list_presets.with_preset(filters, preset)
         widgets = super()._get_list_widget(filters=filters, **kwargs)
         widgets["quick_search"] = {"term": term, "enabled": bool(searchable)}
+        if own_list:
+            widgets["presets"] = {"buttons": list_presets.buttons(self.entity, preset),
+                                  "active": preset.name if preset is not None else None}
+        listed = widgets["list"]
+        listed.template_args["row_highlights"] = page_marks(
+            self._session(), self.model, self.entity, listed.template_args["pks"])
         if self.entity.mergeable and self.appbuilder.sm.has_access("can_merge",
                                                                   self.class_permission_name):
             widgets["duplicates_url"] = url_for(f"{self.endpoint}.duplicates")
@@ -274,6 +294,7 @@ class EntityModelView(EntityMixin, ModelView):
             if workflow.workflow_of(item) is not None else None,
             overview=overview_page(self._session(), self.entity, item),
             activity=timeline_items(self._session(), self.entity, item.id),
+            highlight=record_mark(self._session(), self.entity, item),
         )
 
     @expose("/action/<pk>/<name>", methods=["POST"])
@@ -312,7 +333,17 @@ class EntityModelView(EntityMixin, ModelView):
         """Every record of the list as filtered, searched and ordered on screen (the list
         page's query string), as a CSV or XLSX download (``portal.web.export``)."""
         try:
-            return list_export.export_list(self, fmt, list_export.screen_query(self))
+            preset = list_presets.chosen(self.entity)
+        except list_presets.UnknownPreset as exc:
+            abort(400, description=str(exc))
+        on_screen = list_export.screen_query(self)
+
+        def query(hidden: frozenset[str]) -> tuple[Any, tuple[str, str]]:
+            filters, order = on_screen(hidden)
+            return list_presets.with_preset(filters, preset), order
+
+        try:
+            return list_export.export_list(self, fmt, query)
         except UnknownFormat as exc:
             abort(404, description=str(exc))
         except list_export.ExportRefused as exc:
@@ -350,6 +381,10 @@ class EntityRestApi(EntityMixin, FastRisonModelRestApi):
 
     def get_list_headless(self, **kwargs: Any) -> Any:
         args = kwargs.get("rison", {})
+        try:
+            list_presets.chosen(self.entity)  # applied by _handle_filters_args
+        except list_presets.UnknownPreset as exc:
+            return self.response_400(message=str(exc))
         hidden = hidden_fields(self.entity)
         for flt in args.get(API_FILTERS_RIS_KEY, []) or []:
             column = str(flt.get("col", "")) if isinstance(flt, dict) else ""
@@ -387,7 +422,23 @@ class EntityRestApi(EntityMixin, FastRisonModelRestApi):
         filters = copy.copy(self._filters)
         filters.clear_filters()
         filters.rest_add_filters(rison_args.get(API_FILTERS_RIS_KEY, []))
-        return filters.get_joined_filters(self._base_filters)
+        joined = filters.get_joined_filters(self._base_filters)
+        return list_presets.with_preset(joined, list_presets.chosen(self.entity))
+
+    def pre_get_list(self, data: dict[str, Any]) -> None:
+        """Each row of an entity with highlight rules gets its ``highlight`` (or null)."""
+        if has_highlight(self.entity):
+            marks = page_marks(self._session(), self.model, self.entity, data.get("ids", ()))
+            for pk, row in zip(data.get("ids", ()), data.get(API_RESULT_RES_KEY, ()),
+                               strict=False):
+                row["highlight"] = marks.get(pk)
+
+    def pre_get(self, data: dict[str, Any]) -> None:
+        """The item of an entity with highlight rules gets its ``highlight`` (or null)."""
+        if has_highlight(self.entity):
+            item = self._session().get(self.model, data["id"])  # just read by FAB
+            data[API_RESULT_RES_KEY]["highlight"] = record_mark(
+                self._session(), self.entity, item) if item is not None else None
 
     def _label_columns_json(self, cols: Optional[list[str]] = None) -> dict[str, Any]:
         """FAB's labels, translated once per language and column list."""
@@ -755,8 +806,9 @@ class EntityRestApi(EntityMixin, FastRisonModelRestApi):
             return self._handle_filters_args(args), self._handle_order_args(args)
 
         try:
+            list_presets.chosen(self.entity)  # applied by _handle_filters_args
             return list_export.export_list(self, fmt, query)
-        except (UnknownFormat, list_export.ExportRefused) as exc:
+        except (UnknownFormat, list_export.ExportRefused, list_presets.UnknownPreset) as exc:
             return self.response_400(message=str(exc))
 
     # -- workflow: the record's actions (only routed for entities with a workflow) ----------

@@ -233,6 +233,7 @@ TEXTS: Mapping[str, Mapping[str, str]] = MappingProxyType({
     "Fri": {"zh_CN": "周五", "zh_TW": "週五"},
     "Sat": {"zh_CN": "周六", "zh_TW": "週六"},
     "Sun": {"zh_CN": "周日", "zh_TW": "週日"},
+    "Quick filters": {"zh_CN": "快速筛选", "zh_TW": "快速篩選"},
 })
 
 
