@@ -11,6 +11,7 @@ from portal.engines.access import SYSTEM, Principal
 from portal.engines.importing.run import ImportReport, run_import
 from portal.engines.importing.source import SourceError, read_source
 from portal.engines.importing.users import run_user_import
+from portal.spec.computed import formulas
 from portal.spec.imports import (
     USER_IMPORT_ENTITY,
     ImportMapping,
@@ -37,12 +38,12 @@ def choose_mapping(registry: Any, entity: str, option: Optional[str],
     if option is None:
         target = user_import_entity() if entity == USER_IMPORT_ENTITY else \
             registry.entity(entity)
-        return guess_mapping(registry.entities, target, headers)
+        return guess_mapping(registry.entities, target, headers, formulas(registry))
     if option in registry.imports:
         mapping = registry.imports[option]
     elif Path(option).is_file():
         mapping, errors = mapping_from_text(Path(option).read_text(encoding="utf-8"), option,
-                                            registry.entities)
+                                            registry.entities, formulas(registry))
         if errors or mapping is None:
             raise ImportFailed("\n".join(str(e) for e in errors))
     else:

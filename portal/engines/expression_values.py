@@ -10,6 +10,7 @@ read): a stage gate or a total must not depend on who looks at it.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any, Optional
 
@@ -25,15 +26,25 @@ from portal.spec.model import Aggregate, EntitySpec, Expression
 _BY_ID = frozenset({"link", "user", "file"})
 
 
-def expression_values(session: Session, item: Any, expression: Expression) -> dict[str, Any]:
-    """Everything ``expression`` reads from ``item``, keyed as the evaluator looks it up."""
+#: The rows of an expression's aggregates for one record, fetched beforehand for many records
+#: at once (``portal.engines.computed``): aggregate key -> rows.
+Related = Mapping[str, Sequence[Any]]
+
+
+def expression_values(session: Session, item: Any, expression: Expression,
+                      related: Optional[Related] = None) -> dict[str, Any]:
+    """Everything ``expression`` reads from ``item``, keyed as the evaluator looks it up
+    (the rows of an aggregate from ``related`` when it has them)."""
     entity: EntitySpec = type(item).__entity__
     values: dict[str, Any] = {name: own_value(entity, item, name) for name in expression.names
                               if name not in BUILTIN_NAMES}
     for path in expression.paths:
         values[".".join(path)] = _follow(session, item, path)
     for aggregate in expression.aggregates:
-        values[aggregate.key] = _aggregate(session, item, entity, aggregate)
+        rows = related.get(aggregate.key) if related is not None else None
+        if rows is None:
+            rows = related_items(session, item, entity, aggregate)
+        values[aggregate.key] = _aggregate(session, aggregate, rows)
     return values
 
 
@@ -48,9 +59,10 @@ def holds(session: Session, item: Any, expression: Expression,
 
 
 def value_of(session: Session, item: Any, expression: Expression,
-             on: Optional[dt.date] = None) -> Any:
-    """The value of the formula ``expression`` for ``item``; raises ExpressionError."""
-    return compute(expression, expression_values(session, item, expression), on)
+             on: Optional[dt.date] = None, related: Optional[Related] = None) -> Any:
+    """The value of the formula ``expression`` for ``item`` (aggregate rows from ``related``
+    when given); raises ExpressionError."""
+    return compute(expression, expression_values(session, item, expression, related), on)
 
 
 def own_value(entity: EntitySpec, item: Any, name: str) -> Any:
@@ -105,8 +117,7 @@ def related_items(session: Session, item: Any, entity: EntitySpec,
     return [row for row in session.scalars(query) if row not in session.deleted]
 
 
-def _aggregate(session: Session, item: Any, entity: EntitySpec, aggregate: Aggregate) -> Any:
-    rows = related_items(session, item, entity, aggregate)
+def _aggregate(session: Session, aggregate: Aggregate, rows: Sequence[Any]) -> Any:
     if aggregate.where is not None:
         rows = [r for r in rows if holds(session, r, aggregate.where)]
     if aggregate.function == "count":

@@ -14,6 +14,7 @@ from markupsafe import Markup, escape
 
 from portal.datamodel import PortalInterface
 from portal.generators.models import EntityModels
+from portal.spec.computed import computed_of
 from portal.spec.model import EntitySpec, FieldSpec, Registry
 from portal.web.board_views import (
     BOARD_API_ROUTES,
@@ -186,8 +187,10 @@ def _view_class(entity: EntitySpec, registry: Registry, datamodel: PortalInterfa
                 models: EntityModels, session: Callable[[], Any]) -> type:
     fields = entity.fields.values()
     flow = registry.workflow_of(entity.name)
-    # The state field changes only through the workflow's actions.
-    editable = [f.name for f in fields if f.type != "number"
+    # The state field changes only through the workflow's actions; computed fields only by
+    # their formulas.
+    computed = computed_of(registry, entity.name)
+    editable = [f.name for f in fields if f.type != "number" and f.name not in computed
                 and (flow is None or f.name != flow.state_field)]
     form_fields = entity_form_fields(entity, registry, models.classes, session)
     board = registry.feature("board", entity.name)
@@ -269,8 +272,9 @@ def _list_parameters(presets: Any) -> dict[str, Any]:
 def _api_class(entity: EntitySpec, registry: Registry, datamodel: PortalInterface) -> type:
     fields = entity.fields.values()
     flow = registry.workflow_of(entity.name)
+    computed = computed_of(registry, entity.name)
     writable = [f.name for f in fields if f.type not in {"number", "children", "file"}
-                and (flow is None or f.name != flow.state_field)]
+                and f.name not in computed and (flow is None or f.name != flow.state_field)]
     readable = ["id"] + [c for f in fields for c in api_read_columns(f, registry)] + \
         ["created_at", "updated_at"]
     listed = list(entity.list.columns) or default_list_columns(entity)

@@ -18,6 +18,7 @@ from dataclasses import replace
 from pathlib import Path
 from types import MappingProxyType
 
+from portal.spec.computed import formulas
 from portal.spec.features import compile_features
 from portal.spec.imports import ImportMapping, validate_import
 from portal.spec.loader import Document, load_file
@@ -101,10 +102,14 @@ def check_schema_dir(root: str | os.PathLike[str], *,
     registry, found = resolve(drafts, roles, modules, workflows)
     errors.extend(found)
     if registry is not None:
+        # Features first: an import mapping may not fill a computed field.
+        registry, found = compile_features(registry, [(d.spec.name, d.doc) for d in drafts])
+        errors.extend(found)
+        read_only = formulas(registry)
         mappings: dict[str, ImportMapping] = {}
         for path in _yaml_files(folder, IMPORTS_DIR):
             for doc in _load(path, namer, errors):
-                mapping, found = validate_import(doc, registry.entities)
+                mapping, found = validate_import(doc, registry.entities, computed=read_only)
                 errors.extend(found)
                 if mapping is not None and mapping.name in mappings:
                     errors.append(SpecError(*_at(doc, ("import",)), "import",
@@ -114,8 +119,6 @@ def check_schema_dir(root: str | os.PathLike[str], *,
                     mappings[mapping.name] = mapping
         registry = replace(registry, imports=MappingProxyType(mappings))
         registry, found = _compile_reports(folder, namer, registry)
-        errors.extend(found)
-        registry, found = compile_features(registry, [(d.spec.name, d.doc) for d in drafts])
         errors.extend(found)
     if errors:
         return None, sorted(errors, key=SpecError.sort_key)

@@ -141,12 +141,15 @@ def _check(node: ast.AST, text: str, found: _Found, nested: bool) -> None:
             found.names.add(node.id)
     elif isinstance(node, ast.Attribute) and (path := dotted(node)) is not None:
         found.paths.add(path)
+        node._lookup_key = ".".join(path)  # type: ignore[attr-defined]  # see _eval
     elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
           and node.func.id in AGGREGATE_ARITY):
         if nested:
             raise ExpressionError(f"'{ast.get_source_segment(text, node)}': a function over "
                                   "related records cannot be nested in another")
-        found.aggregates.append(_aggregate(node, text))
+        aggregate = _aggregate(node, text)
+        node._lookup_key = aggregate.key  # type: ignore[attr-defined]  # see _eval
+        found.aggregates.append(aggregate)
     elif isinstance(node, ast.Constant) and (node.value is None or
                                              isinstance(node.value, (bool, int, float, str))):
         pass
@@ -218,7 +221,9 @@ def _eval(node: Any, scope: Mapping[str, Any], text: str) -> Any:
             return _CONSTANTS[node.id]
         return _number(scope.get(node.id))
     if isinstance(node, (ast.Attribute, ast.Call)):  # looked up by the caller
-        return _number(scope.get(ast.unparse(node)))
+        # under the canonical text, worked out once when the expression was parsed
+        key = getattr(node, "_lookup_key", None)
+        return _number(scope.get(key if key is not None else ast.unparse(node)))
     if isinstance(node, ast.Constant):
         if isinstance(node.value, float):  # exact, from the source text
             return Decimal(ast.get_source_segment(text, node) or repr(node.value))

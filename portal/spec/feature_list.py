@@ -6,6 +6,7 @@ from portal.spec import (
     agenda,
     board,
     checks,
+    computed,
     highlight,
     overview,
     presets,
@@ -24,4 +25,5 @@ FEATURES: tuple[Feature, ...] = (
     public_form.FEATURE,
     highlight.FEATURE,
     presets.FEATURE,
+    computed.FEATURE,
 )

@@ -16,7 +16,8 @@ defaults: {stage: prospecting}  # for fields no column fills (or left empty)
 ```
 
 A mapping is checked against the entities like every other definition: unknown entities,
-fields, columns mapped twice to one field, date formats that are not dates.
+fields, columns mapped twice to one field, date formats that are not dates, and computed
+fields (``computed:`` in the entity's YAML), which no column or default may fill.
 """
 
 from __future__ import annotations
@@ -94,6 +95,20 @@ def target_field(entities: Mapping[str, EntitySpec], entity: EntitySpec, target:
     return child, inner, None
 
 
+#: Entity -> computed field -> its formula (``portal.spec.computed.formulas``).
+Computed = Mapping[str, Mapping[str, str]]
+
+
+def computed_refusal(entity: EntitySpec, f: FieldSpec, computed: Computed,
+                     target: Optional[str] = None) -> Optional[str]:
+    """Why a file may not fill ``f`` of ``entity`` (the mapping's ``target``) because it is
+    computed; None when it is not."""
+    formula = computed.get(entity.name, {}).get(f.name)
+    if formula is None:
+        return None
+    return f"'{target or f.name}' is computed from {formula} and cannot be imported"
+
+
 #: Imports into ``entity: user`` create or update portal users (matched by user name, or by
 #: full name when there is no user name column).
 USER_IMPORT_ENTITY = "user"
@@ -115,9 +130,11 @@ def user_import_entity() -> EntitySpec:
                       pos=SourcePos("<users>", 0, 0), fields=_user_fields())
 
 
-def validate_import(doc: Document, entities: Mapping[str, EntitySpec]
+def validate_import(doc: Document, entities: Mapping[str, EntitySpec],
+                    computed: Computed = MappingProxyType({})
                     ) -> tuple[Optional[ImportMapping], list[SpecError]]:
-    """Check one mapping document against the compiled entities."""
+    """Check one mapping document against the compiled entities (``computed``: their
+    computed fields, which the mapping may not fill)."""
     entities = {**entities, USER_IMPORT_ENTITY: user_import_entity()}
     rep = Reporter(doc)
     data = doc.data
@@ -141,14 +158,14 @@ def validate_import(doc: Document, entities: Mapping[str, EntitySpec]
                 suggest(str(entity_name), entities))
     if entity is None or rep.errors:
         return None, rep.errors
-    columns = _columns(rep, data.get("columns"), entities, entity)
+    columns = _columns(rep, data.get("columns"), entities, entity, computed)
     targets = {t for ts in columns.values() for t in ts}
     values = _per_target(rep, "values", data.get("values"), entities, entity,
                          lambda path, v: _value_map(rep, path, v))
     formats = _per_target(rep, "formats", data.get("formats"), entities, entity,
                           lambda path, v: _format(rep, path, v, entities, entity))
     defaults = _per_target(rep, "defaults", data.get("defaults"), entities, entity,
-                           lambda path, v: v)
+                           lambda path, v: _default(rep, path, v, entities, entity, computed))
     key = data.get("key")
     if key is not None:
         _, f, why = target_field(entities, entity, key) if isinstance(key, str) else \
@@ -166,7 +183,7 @@ def validate_import(doc: Document, entities: Mapping[str, EntitySpec]
 
 
 def _columns(rep: Reporter, raw: Any, entities: Mapping[str, EntitySpec],
-             entity: EntitySpec) -> dict[str, tuple[str, ...]]:
+             entity: EntitySpec, computed: Computed) -> dict[str, tuple[str, ...]]:
     if not isinstance(raw, dict) or not raw:
         if raw is not None:
             rep.add(("columns",), "bad-value", "expected a mapping of file column to field")
@@ -187,6 +204,9 @@ def _columns(rep: Reporter, raw: Any, entities: Mapping[str, EntitySpec],
                                                             (holder or entity).fields))
             elif f is not None and f.type in NOT_IMPORTED:
                 rep.add(path, "bad-ref", f"a {f.type} field cannot be filled from a column")
+            elif f is not None and holder is not None and (
+                    why := computed_refusal(holder, f, computed, target)):
+                rep.add(path, "computed-field", why)
             elif target in seen:
                 rep.add(path, "duplicate-key", f"field '{target}' is already filled by column "
                                                f"'{seen[target]}'")
@@ -210,6 +230,15 @@ def _per_target(rep: Reporter, section: str, raw: Any, entities: Mapping[str, En
             continue
         out[str(target)] = check((section, target), value)
     return out
+
+
+def _default(rep: Reporter, path: Path, raw: Any, entities: Mapping[str, EntitySpec],
+             entity: EntitySpec, computed: Computed) -> Any:
+    holder, f, _ = target_field(entities, entity, str(path[-1]))
+    if f is not None and holder is not None and (
+            why := computed_refusal(holder, f, computed, str(path[-1]))):
+        rep.add(path, "computed-field", why, at_key=True)
+    return raw
 
 
 def _value_map(rep: Reporter, path: Path, raw: Any) -> Mapping[str, str]:
@@ -237,12 +266,14 @@ def _norm(text: str) -> str:
 
 
 def guess_mapping(entities: Mapping[str, EntitySpec], entity: EntitySpec,
-                  headers: list[str]) -> ImportMapping:
+                  headers: list[str], computed: Computed = MappingProxyType({})
+                  ) -> ImportMapping:
     """A mapping of the columns whose header names a field: its name, or its label in any
-    language (``Customer name``, ``客户名称``), ignoring case, spaces and punctuation."""
+    language (``Customer name``, ``客户名称``), ignoring case, spaces and punctuation.
+    Computed fields are left out (an exported list has them; the import recomputes them)."""
     names: dict[str, str] = {}
     for f in entity.fields.values():
-        if f.type in NOT_IMPORTED:
+        if f.type in NOT_IMPORTED or computed_refusal(entity, f, computed):
             continue
         for text in (f.name, *f.label.texts.values()):
             names.setdefault(_norm(text), f.name)
@@ -256,7 +287,8 @@ def guess_mapping(entities: Mapping[str, EntitySpec], entity: EntitySpec,
     return ImportMapping(f"{entity.name} (guessed)", entity.name, MappingProxyType(columns))
 
 
-def mapping_from_text(text: str, file: str, entities: Mapping[str, EntitySpec]
+def mapping_from_text(text: str, file: str, entities: Mapping[str, EntitySpec],
+                      computed: Computed = MappingProxyType({})
                       ) -> tuple[Optional[ImportMapping], list[SpecError]]:
     """A mapping written outside the schema folder (a file given to ``portal import``, or one
     saved from the import screen), checked the same way."""
@@ -267,7 +299,7 @@ def mapping_from_text(text: str, file: str, entities: Mapping[str, EntitySpec]
         return None, errors
     if len(docs) != 1:
         return None, [SpecError(file, 1, 1, "", "expected one import mapping", "bad-value")]
-    return validate_import(docs[0], entities)
+    return validate_import(docs[0], entities, computed)
 
 
 def mapping_to_yaml(mapping: ImportMapping) -> str:
@@ -286,11 +318,16 @@ def mapping_to_yaml(mapping: ImportMapping) -> str:
     return yaml.safe_dump(doc, allow_unicode=True, sort_keys=False)
 
 
-def importable_targets(entities: Mapping[str, EntitySpec], entity: EntitySpec) -> list[str]:
-    """Every target a column may fill: the entity's fields, then its child rows' fields."""
-    targets = [f.name for f in entity.fields.values() if f.type not in NOT_IMPORTED]
+def importable_targets(entities: Mapping[str, EntitySpec], entity: EntitySpec,
+                       computed: Computed = MappingProxyType({})) -> list[str]:
+    """Every target a column may fill: the entity's fields, then its child rows' fields
+    (computed fields are not among them)."""
+    targets = [f.name for f in entity.fields.values() if f.type not in NOT_IMPORTED
+               and not computed_refusal(entity, f, computed)]
     for f in entity.fields.values():
         if f.type == "children" and f.target in entities:
-            targets.extend(f"{f.name}.{c.name}" for c in entities[f.target].fields.values()
-                           if c.name != f.via and c.type not in NOT_IMPORTED)
+            child = entities[f.target]
+            targets.extend(f"{f.name}.{c.name}" for c in child.fields.values()
+                           if c.name != f.via and c.type not in NOT_IMPORTED
+                           and not computed_refusal(child, c, computed))
     return targets

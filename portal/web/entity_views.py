@@ -38,6 +38,7 @@ from portal.engines.export_files import UnknownFormat
 from portal.engines.rules import broken_checks
 from portal.engines.validation import validate_record
 from portal.runtime import acting_principal, request_principal, runtime
+from portal.spec.computed import computed_of
 from portal.spec.model import EntitySpec
 from portal.web import export as list_export
 from portal.web import list_presets, quick_search
@@ -464,6 +465,10 @@ class EntityRestApi(EntityMixin, FastRisonModelRestApi):
         unknown = [k for k in payload if k in hidden]
         if unknown:
             return None, self.response_422(message={k: ["Unknown field."] for k in unknown})
+        computed = computed_of(runtime().registry, self.entity.name)
+        if any(k in computed for k in payload):  # only their formulas set them
+            return None, self.response_422(message={k: [computed[k].refusal()]
+                                                    for k in payload if k in computed})
         data = dict(payload)
         for f in self.entity.fields.values():
             value = data.get(f.name)

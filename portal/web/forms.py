@@ -8,7 +8,7 @@ shared checks from ``portal.engines.validation``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from flask import g
@@ -42,6 +42,7 @@ from wtforms import (
 from wtforms.validators import Optional as OptionalValidator
 
 from portal.engines.validation import check_value
+from portal.spec.computed import computed_of
 from portal.spec.model import DynamicDefault, EntitySpec, FieldSpec, Registry
 from portal.system_models import PortalUser, utcnow
 from portal.web.i18n import enum_label, field_label, lazy_label
@@ -136,11 +137,13 @@ def form_field(f: FieldSpec, entity: EntitySpec, models: Mapping[str, type],
 
 
 def child_form(child: EntitySpec, via: str, models: Mapping[str, type],
-               session: Callable[[], Any]) -> type[Form]:
-    """A form for one row of a ``children`` table: the child's fields but the link back."""
+               session: Callable[[], Any], skip: Collection[str] = ()) -> type[Form]:
+    """A form for one row of a ``children`` table: the child's fields but the link back
+    (and ``skip``: fields no one types in, such as computed ones)."""
     attrs: dict[str, Any] = {"id": HiddenField()}
     for f in child.fields.values():
-        if f.name != via and f.type not in {"children", "many", "number", "file"}:
+        if f.name != via and f.name not in skip and \
+                f.type not in {"children", "many", "number", "file"}:
             attrs[f.name] = form_field(f, child, models, session)
     return type(f"{child.name}_row_form", (Form,), attrs)
 
@@ -169,7 +172,8 @@ class ChildRows(FieldList):
 def children_field(f: FieldSpec, registry: Registry, models: Mapping[str, type],
                    session: Callable[[], Any]) -> Field:
     """An inline, editable table of child rows for a ``children`` field."""
-    row = child_form(registry.entity(f.target), f.via or "", models, session)
+    row = child_form(registry.entity(f.target), f.via or "", models, session,
+                     skip=computed_of(registry, f.target or ""))
     return ChildRows(FormField(row), label=field_label(f), min_entries=0,
                      widget=ChildTableWidget())
 

@@ -27,6 +27,7 @@ from portal.engines.importing.run import run_import
 from portal.engines.importing.source import SourceError, read_source
 from portal.generators.permissions import DATA_IMPORT
 from portal.runtime import request_principal, runtime
+from portal.spec.computed import formulas
 from portal.spec.imports import (
     ImportMapping,
     guess_mapping,
@@ -122,7 +123,8 @@ class ImportView(BaseView):
             flash(str(exc), "danger")
             return redirect(url_for(f"{self.endpoint}.start", entity=entity))
         mapping = self._mapping_named(entity, request.form.get("mapping") or "") or \
-            guess_mapping(runtime().registry.entities, spec, source.headers)
+            guess_mapping(runtime().registry.entities, spec, source.headers,
+                          formulas(runtime().registry))
         principal = request_principal()
         job = ImportJob(entity=entity, user_id=principal.user_id,  # type: ignore[union-attr]
                         filename=name, path=str(path), mapping=mapping_to_yaml(mapping),
@@ -141,7 +143,8 @@ class ImportView(BaseView):
             SavedImportMapping.entity == entity, SavedImportMapping.name == name)).first()
         if text is None:
             return None
-        mapping, _ = mapping_from_text(text, name, runtime().registry.entities)
+        mapping, _ = mapping_from_text(text, name, runtime().registry.entities,
+                                       formulas(runtime().registry))
         return mapping
 
     @expose("/job/<int:job_id>/")
@@ -150,12 +153,14 @@ class ImportView(BaseView):
         """The job: its column mapping, progress, problems and outcome."""
         job = self._job(job_id)
         spec = runtime().registry.entity(job.entity)
-        mapping, errors = mapping_from_text(job.mapping, "mapping", runtime().registry.entities)
+        mapping, errors = mapping_from_text(job.mapping, "mapping", runtime().registry.entities,
+                                            formulas(runtime().registry))
         try:
             headers = read_source(Path(job.path), job.filename).headers
         except (SourceError, OSError) as exc:
             headers, errors = [], [*errors, str(exc)]
-        targets = importable_targets(runtime().registry.entities, spec)
+        targets = importable_targets(runtime().registry.entities, spec,
+                                     formulas(runtime().registry))
         chosen = {c: t[0] for c, t in mapping.columns.items()} if mapping else {}
         dates = [t for t in targets
                  if (found := target_field(runtime().registry.entities, spec, t)[1])
@@ -197,7 +202,8 @@ class ImportView(BaseView):
         if job.status in ("checking", "applying"):
             abort(409, description="this import is running")
         text = self._mapping_from_form(job)
-        mapping, errors = mapping_from_text(text, "mapping", runtime().registry.entities)
+        mapping, errors = mapping_from_text(text, "mapping", runtime().registry.entities,
+                                            formulas(runtime().registry))
         if errors or mapping is None:
             for error in errors:
                 flash(f"{error.path}: {error.message}" if error.path else error.message,
@@ -211,7 +217,8 @@ class ImportView(BaseView):
 
     def _mapping_from_form(self, job: ImportJob) -> str:
         """The job's mapping with the columns, formats, key and value maps of the form."""
-        current, _ = mapping_from_text(job.mapping, "mapping", runtime().registry.entities)
+        current, _ = mapping_from_text(job.mapping, "mapping", runtime().registry.entities,
+                                       formulas(runtime().registry))
         headers = read_source(Path(job.path), job.filename).headers
         columns = {h: request.form.get(f"col-{i}") for i, h in enumerate(headers)}
         formats = {t[len("format-"):]: v.strip() for t, v in request.form.items()
@@ -283,7 +290,8 @@ def run_job(app: Any, job_id: int, apply: bool) -> None:
             user = session.get(PortalUser, job.user_id)
             principal = Principal(user.id, user.username, user.department_id,
                                   frozenset(r.name for r in user.roles))
-            mapping, errors = mapping_from_text(job.mapping, "mapping", rt.registry.entities)
+            mapping, errors = mapping_from_text(job.mapping, "mapping", rt.registry.entities,
+                                                formulas(rt.registry))
             if errors or mapping is None:
                 raise ValueError("; ".join(str(e) for e in errors))
             source = read_source(Path(job.path), job.filename)

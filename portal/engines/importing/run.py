@@ -5,8 +5,8 @@ The check reports every problem at once, by row and column (a bad date, an unkno
 reference, a missing required value, a duplicate in the file or in the database); a dry run
 stops there. Writing goes in bulk through SQLAlchemy Core (one INSERT per chunk of rows, ids
 returned in order) with what the ORM hooks do for single records done here for all of them:
-creator and timestamps, numbers, the workflow's initial state, and one audit entry per
-record, in the same transaction.
+creator and timestamps, numbers, the workflow's initial state, one audit entry per record,
+and the computed fields that read the rows written, in the same transaction.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from portal.engines.access import Principal
 from portal.engines.audit import plain, write_entries
 from portal.engines.bulk import insert_many
+from portal.engines.computed import recompute_rows
 from portal.engines.importing.cells import CellError, UnknownValue, parse_cell
 from portal.engines.importing.references import Lookup, lookup_for
 from portal.engines.importing.source import Source
@@ -187,6 +188,10 @@ class _Importer:
         self._completed: dict[str, list[FieldSpec]] = {}
         self._stored_names: dict[str, dict[str, str]] = {}
         self.today = utcnow().date()
+        #: What the write changed, for the computed fields reading it: entity -> ids, and
+        #: link field -> the ids updated records pointed at before.
+        self.written: dict[str, list[int]] = {}
+        self.old_links: dict[str, set[int]] = {}
 
     # -- checking ---------------------------------------------------------------------------
 
@@ -423,6 +428,7 @@ class _Importer:
                      lambda ids: [setattr(r, "existing", i)
                                   for r, i in zip(new, ids, strict=True)])
         self.report.created = len(new)
+        self.written.setdefault(self.entity.name, []).extend(r.existing for r in new)
         self.report.updated = self._update(conn, old, now)
         for name, f in self.entity.fields.items():
             if f.type != "children" or f.target is None:
@@ -432,8 +438,12 @@ class _Importer:
             for row in new:  # child rows come with a new parent; an update leaves them be
                 for values in row.children.get(name, []):
                     batch.append({**values, f.via: row.existing})
-            self._insert(conn, child, batch, now, lambda ids: None, via=f.via)
+            self._insert(conn, child, batch, now,
+                         self.written.setdefault(child.name, []).extend, via=f.via)
             self.report.children += len(batch)
+        # Computed fields reading what was written (the ORM's hooks did not see it).
+        recompute_rows(self.session, self.registry, self.models, self.written,
+                       {self.entity.name: self.old_links})
         self.report.applied = True
 
     def _columns(self, entity: EntitySpec, values: Mapping[str, Any]) -> dict[str, Any]:
@@ -523,6 +533,10 @@ class _Importer:
             conn.execute(update(table).where(table.c.id == row.existing).values(
                 {**{stored[n]: row.values[n] for n in changes}, "updated_at": now,
                  "updated_by_id": self.principal.user_id}))
+            self.written.setdefault(self.entity.name, []).append(row.existing)
+            for name in changes:
+                if self.entity.fields[name].type == "link":
+                    self.old_links.setdefault(name, set()).add(getattr(old, stored[name]))
             entries.append(self._audit(self.entity, row.existing, "update", changes, now))
         write_entries(conn, entries)
         return len(entries)
