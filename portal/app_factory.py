@@ -24,6 +24,7 @@ with startup_gc(freeze=True):
     from portal.ddl import add_missing_columns, create_tables, ddl_transaction, missing_tables
     from portal.engines.audit import protect_audit_table
     from portal.engines.computed import install_computed
+    from portal.engines.filling import install_filling
     from portal.engines.lifecycle import install_lifecycle
     from portal.engines.mail import mail_settings
     from portal.engines.scoping import install_read_scopes
@@ -104,6 +105,7 @@ def _build_app(config: dict[str, Any]) -> Flask:
         install_read_scopes(db.session, runtime.entity_of, request_principal)
         install_lifecycle(db.session, acting_principal)
         install_computed(db.session, registry, models.classes)
+        install_filling(db.session, registry, models.classes, acting_principal)
         if (mail := mail_settings(config)) is not None:
             install_notification_mail(app, db.session, mail)
 

@@ -50,6 +50,7 @@ API_METHOD_PERMISSIONS = {
     "export": "read",
     "merge": "merge",
     "overview": "read", "timeline": "read",  # 360 page and activity timeline (features)
+    "defaults": "create",  # conditional defaults for the add form (feature ``defaults``)
     **BOARD_PERMISSIONS,
 }
 #: The routes each generated class exposes (FAB's legacy ``api_*`` routes are left out: the
@@ -63,8 +64,9 @@ WORKFLOW_API_ROUTES = frozenset({"workflow_state", "perform_action"})
 #: Extra routes of an entity some role may merge (duplicates page, merge form and API).
 MERGE_VIEW_ROUTES = frozenset({"duplicates", "merge"})
 MERGE_API_ROUTES = frozenset({"merge"})
-#: Extra API routes of an entity declaring these entity features (``overview``, ``timeline``).
-FEATURE_API_ROUTES = ("overview", "timeline")
+#: Extra API routes of an entity declaring these entity features (``overview``, ``timeline``,
+#: ``defaults``).
+FEATURE_API_ROUTES = ("overview", "timeline", "defaults")
 SYSTEM_COLUMNS = ("created_at", "updated_at", "created_by", "updated_by")
 
 
@@ -233,6 +235,12 @@ def _view_class(entity: EntitySpec, registry: Registry, datamodel: PortalInterfa
         "add_title": label,
         "edit_title": label,
     }
+    defaults = registry.feature("defaults", entity.name)
+    if defaults is not None:  # the add form asks for them as the user types
+        attrs["add_template"] = "portal/add.html"
+        attrs["extra_args"] = {"record_defaults": {
+            "endpoint": f"{api_class_name(entity.name)}.defaults",
+            "reads": list(defaults.triggers(entity)), "fields": list(defaults.fields)}}
     bases = (BoardScreen, EntityModelView) if board is not None else (EntityModelView,)
     return type(view_class_name(entity.name), bases, attrs)
 

@@ -11,6 +11,8 @@ from portal.spec import (
     overview,
     presets,
     public_form,
+    record_defaults,
+    text_links,
     timeline,
 )
 from portal.spec.features import Feature
@@ -25,5 +27,7 @@ FEATURES: tuple[Feature, ...] = (
     public_form.FEATURE,
     highlight.FEATURE,
     presets.FEATURE,
+    text_links.FEATURE,
+    record_defaults.FEATURE,
     computed.FEATURE,
 )

@@ -35,6 +35,7 @@ from portal.engines import audit, workflow
 from portal.engines.access import AccessDenied
 from portal.engines.attachments import AttachmentTooLarge, store_file
 from portal.engines.export_files import UnknownFormat
+from portal.engines.filling import LinkRefused, fill_before_save
 from portal.engines.rules import broken_checks
 from portal.engines.validation import validate_record
 from portal.runtime import acting_principal, request_principal, runtime
@@ -43,6 +44,7 @@ from portal.spec.model import EntitySpec
 from portal.web import export as list_export
 from portal.web import list_presets, quick_search
 from portal.web.access_columns import PerUserColumns, PerUserSchema, hidden_fields
+from portal.web.defaults_api import defaults_response
 from portal.web.duplicate_warnings import api_warnings, flash_matches
 from portal.web.fast_rison import FastRisonModelRestApi, rison
 from portal.web.history import history_rows
@@ -120,6 +122,7 @@ class EntityMixin:
         if action == "update":
             workflow.check_edit(item, changed_fields(self.entity, item),
                                 state_before(item), "update")
+        self.fill(action, item)
         values = column_values(self.entity, item)
         hidden = hidden_fields(self.entity)
         check_fields(self.entity, {k: v for k, v in values.items() if k not in hidden})
@@ -128,6 +131,16 @@ class EntityMixin:
         broken = broken_checks(session, runtime().registry, item, "error", current_locale())
         if broken:
             raise RecordInvalid(broken)
+
+    def fill(self, action: str, item: Any) -> None:
+        """Links named by text and, on a create, conditional defaults (raises RecordInvalid
+        for a text naming no record that may not be created)."""
+        rt = runtime()
+        try:
+            fill_before_save(self._session(), rt.registry, rt.models.classes, item,
+                             acting_principal(), created=action == "create")
+        except LinkRefused as exc:
+            raise RecordInvalid(exc.errors) from exc
 
     def check_delete(self, item: Any) -> None:
         """Access and reference rules for a delete (raises on breach)."""
@@ -261,6 +274,7 @@ class EntityModelView(EntityMixin, ModelView):
         try:
             self.check_write("update", item)
             self._apply_pending(item)
+            self.fill("update", item)  # the child rows just applied
         except (AccessDenied, RecordInvalid, workflow.TransitionRefused) as exc:
             self.refuse(exc)
 
@@ -494,7 +508,7 @@ class EntityRestApi(EntityMixin, FastRisonModelRestApi):
         except AccessDenied as exc:
             session.rollback()
             return self.response(403, message=str(exc))
-        except (RecordInvalid, workflow.TransitionRefused) as exc:
+        except (RecordInvalid, workflow.TransitionRefused, LinkRefused) as exc:
             session.rollback()
             return self.response_422(message=exc.errors)
         except workflow.TransitionConflict as exc:
@@ -757,6 +771,45 @@ class EntityRestApi(EntityMixin, FastRisonModelRestApi):
         if items is None:
             return self.response_404()
         return self.response(200, count=len(items), result=items)
+
+    @expose("/defaults", methods=["GET"])
+    @protect()
+    @safe
+    @permission_name("post")
+    def defaults(self) -> Any:
+        """The conditional defaults of a new record, given the values typed so far
+        ---
+        get:
+          description: >-
+            For an entity with `defaults` rules: the query gives the fields the rules'
+            conditions read (`reads`, e.g. `?customer=12`; blank for none); the answer gives,
+            for every field the rules set, the value of the first rule that holds, else the
+            field's plain default. The add form asks this whenever one of those fields
+            changes and fills the fields the user has not touched. Needs the create right.
+          responses:
+            200:
+              description: values (field -> value) and reads (the fields the query may give)
+              content:
+                application/json:
+                  schema:
+                    type: object
+                    properties:
+                      values:
+                        type: object
+                      reads:
+                        type: array
+                        items:
+                          type: string
+            400:
+              $ref: '#/components/responses/400'
+            401:
+              $ref: '#/components/responses/401'
+            404:
+              $ref: '#/components/responses/404'
+            422:
+              $ref: '#/components/responses/422'
+        """
+        return defaults_response(self)
 
     @expose("/export/<fmt>", methods=["GET"])
     @protect()

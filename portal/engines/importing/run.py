@@ -26,6 +26,7 @@ from portal.engines.audit import plain, write_entries
 from portal.engines.bulk import insert_many
 from portal.engines.computed import recompute_rows
 from portal.engines.importing.cells import CellError, UnknownValue, parse_cell
+from portal.engines.importing.filling import RowFilling
 from portal.engines.importing.references import Lookup, lookup_for
 from portal.engines.importing.source import Source
 from portal.engines.numbering import next_numbers
@@ -76,6 +77,9 @@ class ImportReport:
     problem_count: int = 0
     ignored_columns: list[str] = field(default_factory=list)
     applied: bool = False
+    #: Records the file names by text that do not exist (``link_by_text`` with ``create``),
+    #: by entity: created when the import is applied.
+    named: dict[str, int] = field(default_factory=dict)
 
     def add(self, problem: Problem) -> None:
         """Record a problem (the first ``MAX_PROBLEMS`` are kept in full)."""
@@ -93,6 +97,10 @@ class ImportReport:
                          + (f", {self.children} child row(s)" if self.children else ""))
         if self.problem_count:
             parts.append(f"{self.problem_count} problem(s); nothing was written")
+        if self.named and not self.problem_count:
+            made = ", ".join(f"{n} {entity}" for entity, n in sorted(self.named.items()))
+            parts.append(f"{'created' if self.applied else 'would create'} {made} named in "
+                         "the file")
         if self.ignored_columns:
             parts.append(f"ignored column(s): {', '.join(self.ignored_columns)}")
         return "; ".join(parts)
@@ -188,6 +196,7 @@ class _Importer:
         self._completed: dict[str, list[FieldSpec]] = {}
         self._stored_names: dict[str, dict[str, str]] = {}
         self.today = utcnow().date()
+        self.filling = RowFilling(session, registry, models, principal)
         #: What the write changed, for the computed fields reading it: entity -> ids, and
         #: link field -> the ids updated records pointed at before.
         self.written: dict[str, list[int]] = {}
@@ -221,6 +230,8 @@ class _Importer:
             if done % CHUNK == 0:
                 self.progress(done, len(self.source.rows))
         self._check_unique(rows)
+        for target, _ in self.filling.to_create:
+            self.report.named[target] = self.report.named.get(target, 0) + 1
         return rows
 
     def _compile(self, positions: Mapping[str, int]) -> list[_Cell]:
@@ -288,14 +299,26 @@ class _Importer:
             if is_empty(bucket.get(rest or head)):
                 bucket[rest or head] = default
         self._complete(number, self.entity, values, new=new)
+        self._fill(number, self.entity, values, new)
         rows_of: dict[str, list[dict[str, Any]]] = {}
         for name, child_values in children.items():
             if name not in present:
                 continue
             child = self.registry.entity(self.entity.fields[name].target or "")
             self._complete(number, child, child_values, via=self.entity.fields[name].via)
+            self._fill(number, child, child_values, True, prefix=f"{name}.")
             rows_of[name] = [child_values]
         return _Row(number, values, rows_of)
+
+    def _fill(self, number: int, entity: EntitySpec, values: dict[str, Any], new: bool,
+              prefix: str = "") -> None:
+        """Text links and conditional defaults (``portal.engines.importing.filling``)."""
+        for problem in self.filling.fill(entity, values, new):
+            self._problem(number, prefix + problem.field, problem.text, problem.message,
+                          column=self._column_of(prefix + problem.field))
+
+    def _column_of(self, target: str) -> str:
+        return next((cell.column for cell in self.cells if cell.target == target), "")
 
     def _value(self, number: int, cell: _Cell, text: str) -> Any:
         """The cell's value (None, with a problem recorded, when it has none)."""
@@ -420,6 +443,8 @@ class _Importer:
     # -- writing ----------------------------------------------------------------------------
 
     def write(self, rows: list[_Row]) -> None:
+        self.filling.settle([*(r.values for r in rows), *(
+            child for r in rows for children in r.children.values() for child in children)])
         conn = self.session.connection()
         now = utcnow()
         new = [r for r in rows if r.existing is None]
