@@ -38,6 +38,7 @@ TEXTS: Mapping[str, Mapping[str, str]] = MappingProxyType({
     "Timeline": {"zh_CN": "审批记录", "zh_TW": "審批紀錄"},
     "approval": {"zh_CN": "会签同意", "zh_TW": "會簽同意"},
     "automatic": {"zh_CN": "自动", "zh_TW": "自動"},
+    "timed": {"zh_CN": "定时", "zh_TW": "定時"},
     "Done: %(steps)s": {"zh_CN": "已完成：%(steps)s", "zh_TW": "已完成：%(steps)s"},
     "Approved; waiting for %(n)s more approval(s).": {
         "zh_CN": "已同意；还需 %(n)s 人同意。", "zh_TW": "已同意；還需 %(n)s 人同意。"},
