@@ -114,7 +114,9 @@ def install_read_scopes(session_factory: Any, models_by_class: Mapping[type, Any
         for cls, entity in scoped:
             criteria = read_criteria(cls, entity, principal)
             if criteria is not None:
-                options.append(with_loader_criteria(cls, criteria, include_aliases=True))
+                # The table itself: a link joined under an alias gets its clause over the
+                # alias's columns where it is joined (portal.datamodel).
+                options.append(with_loader_criteria(cls, criteria, include_aliases=False))
         if options:
             state.statement = state.statement.options(*options)
 
