@@ -69,7 +69,11 @@ def own_value(entity: EntitySpec, item: Any, name: str) -> Any:
     """The value of field ``name`` as expressions see it (a linked record as its id)."""
     f = entity.fields.get(name)
     if (f is not None and f.type in _BY_ID) or name in ("created_by", "updated_by"):
-        return getattr(item, f"{name}_id", None)
+        key = getattr(item, f"{name}_id", None)
+        if key is None:  # a record being saved may hold the linked object, not its id yet
+            linked = getattr(item, name, None)
+            key = getattr(linked, "id", None)
+        return key
     return getattr(item, name, None)
 
 
