@@ -26,20 +26,34 @@ class ImmutableAuditError(Exception):
     """Raised when anything tries to change or delete an audit entry."""
 
 
-def _fill_new(entity: EntitySpec, obj: Any, principal: Principal, session: Session) -> None:
+def fill_value_defaults(entity: EntitySpec, obj: Any) -> None:
+    """Give a new record's empty value fields their declared default (a constant, ``today``
+    or ``now``), as saving it would: checks made before the save then see what will be
+    stored, so a required field with a default is never refused for being left out."""
     now = utcnow()
-    today = now.date()
+    for f in entity.fields.values():
+        if f.default is None or f.type in {"user", "link", "children", "many", "file"} or \
+                getattr(obj, f.name, None) is not None:
+            continue
+        if isinstance(f.default, DynamicDefault):
+            if f.default.kind in ("today", "now"):
+                setattr(obj, f.name, now.date() if f.default.kind == "today" else now)
+        elif f.type not in {"date", "datetime"}:  # a fixed date: the column default
+            setattr(obj, f.name, f.default)
+
+
+def _fill_new(entity: EntitySpec, obj: Any, principal: Principal, session: Session) -> None:
+    today = utcnow().date()
     obj.created_by_id = obj.created_by_id or principal.user_id
     obj.updated_by_id = principal.user_id
+    fill_value_defaults(entity, obj)
     for f in entity.fields.values():
-        if isinstance(f.default, DynamicDefault) and getattr(obj, f.name, None) is None:
-            if f.type == "user":
-                # Set the relationship, not the key: a relationship explicitly set to None
-                # would win over the key at flush time.
-                if getattr(obj, f"{f.name}_id", None) is None and principal.user_id is not None:
-                    setattr(obj, f.name, session.get(PortalUser, principal.user_id))
-            else:
-                setattr(obj, f.name, today if f.default.kind == "today" else now)
+        # Set the relationship, not the key: a relationship explicitly set to None would
+        # win over the key at flush time.
+        if isinstance(f.default, DynamicDefault) and f.type == "user" and \
+                getattr(obj, f.name, None) is None and \
+                getattr(obj, f"{f.name}_id", None) is None and principal.user_id is not None:
+            setattr(obj, f.name, session.get(PortalUser, principal.user_id))
         if f.type == "number" and f.number_format and not getattr(obj, f.name, None):
             setattr(obj, f.name, next_number(session.connection(), entity.name, f.name,
                                              f.number_format, today))

@@ -91,6 +91,17 @@ def build_models(registry: Registry) -> EntityModels:
     return EntityModels(metadata=Base.metadata, classes=MappingProxyType(classes))
 
 
+def _column_default(default: Any) -> Any:
+    """The insert default of a value column: the constant, or a function for ``today`` and
+    ``now`` (the lifecycle hook fills them before the flush; the column default also tells
+    the REST schema that a required field may be left out)."""
+    if not isinstance(default, DynamicDefault):
+        return default
+    if default.kind == "today":
+        return lambda: utcnow().date()
+    return utcnow if default.kind == "now" else None
+
+
 def _target(classes: Mapping[str, type], name: str) -> Callable[[], type]:
     return lambda: classes[name]
 
@@ -147,11 +158,10 @@ def _build_entity(base: type, entity: EntitySpec, registry: Registry,
             attrs[f"{f.name}_id"] = col
             attrs[f.name] = _many_to_one(f, col, entity, registry, classes)
         else:
-            static_default = None if isinstance(f.default, DynamicDefault) else f.default
             attrs[f.name] = Column(
                 f.name, column_type(f), nullable=not f.required or f.type == "number",
                 unique=f.unique or f.type == "number", index=f.index and not f.unique,
-                default=static_default,
+                default=_column_default(f.default),
             )
 
     # The index that keeps an own-scoped list as fast as an unscoped one.

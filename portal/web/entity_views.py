@@ -36,6 +36,7 @@ from portal.engines.access import AccessDenied
 from portal.engines.attachments import AttachmentTooLarge, store_file
 from portal.engines.export_files import UnknownFormat
 from portal.engines.filling import LinkRefused, fill_before_save
+from portal.engines.lifecycle import fill_value_defaults
 from portal.engines.rules import broken_checks
 from portal.engines.validation import validate_record
 from portal.runtime import acting_principal, request_principal, runtime
@@ -44,6 +45,7 @@ from portal.spec.model import EntitySpec
 from portal.web import export as list_export
 from portal.web import list_presets, quick_search
 from portal.web.access_columns import PerUserColumns, PerUserSchema, hidden_fields
+from portal.web.child_rows import ChildRows, apply_child_rows, take_child_rows
 from portal.web.defaults_api import defaults_response
 from portal.web.duplicate_warnings import api_warnings, flash_matches
 from portal.web.fast_rison import FastRisonModelRestApi, rison
@@ -119,6 +121,8 @@ class EntityMixin:
         session = self._session()
         principal = acting_principal()
         guard(session, self.entity, principal, action, item)
+        if action == "create":
+            fill_value_defaults(self.entity, item)
         if action == "update":
             workflow.check_edit(item, changed_fields(self.entity, item),
                                 state_before(item), "update")
@@ -546,11 +550,24 @@ class EntityRestApi(EntityMixin, FastRisonModelRestApi):
         data, error = self._normalise(request.get_json(silent=True))
         if error is not None:
             return error
+        rows, error = self._child_rows(data)
+        if error is not None:
+            return error
         try:
             item = self.add_model_schema.load(data)
         except ValidationError as err:
             return self.response_422(message=err.messages)
+        problems = apply_child_rows(item, runtime().models.classes, self.entity, rows)
+        if problems:
+            return self.response_422(message=problems)
         return self._save(item, "create", 201, self.add_model_schema)
+
+    def _child_rows(self, data: dict[str, Any]) -> tuple[ChildRows, Any]:
+        """Take the rows of ``children`` fields out of ``data`` (see child_rows)."""
+        rt = runtime()
+        rows, errors = take_child_rows(self._session(), rt.registry, rt.models.classes,
+                                       self.entity, data, computed_of)
+        return rows, (self.response_422(message=errors) if errors else None)
 
     def put_headless(self, pk: Any) -> Any:
         item = self.datamodel.get(pk, self._base_filters)
@@ -561,12 +578,19 @@ class EntityRestApi(EntityMixin, FastRisonModelRestApi):
         data, error = self._normalise(request.get_json(silent=True))
         if error is not None:
             return error
+        rows, error = self._child_rows(data)
+        if error is not None:
+            return error
         try:
             merged = self._merge_update_item(item, data)
             item = self.edit_model_schema.load(merged, instance=item)
         except ValidationError as err:
             self._session().rollback()
             return self.response_422(message=err.messages)
+        problems = apply_child_rows(item, runtime().models.classes, self.entity, rows)
+        if problems:
+            self._session().rollback()
+            return self.response_422(message=problems)
         return self._save(item, "update", 200, self.edit_model_schema)
 
     def delete_headless(self, pk: Any) -> Any:
