@@ -11,7 +11,8 @@
   new record's id goes into a link field of the record, so later effects' ``$field`` see it;
 * ``assign`` gives a user field of the record to the least loaded active user the rule names
   (fewest records of the entity in that field, ties by username) and notifies them; when
-  nobody matches, the field stays and a note says why.
+  the field already holds one of them it stays (the rule hands records over, it does not
+  reshuffle them), and when nobody matches, the field stays and a note says why.
 
 Effects run inside the transition's transaction: a refused ``create`` raises
 :class:`EffectRefused`, and the caller rolls everything back.
@@ -171,8 +172,9 @@ def _label(entity: EntitySpec, name: str) -> str:
 # -- assign -----------------------------------------------------------------------------------
 
 def _assign(session: Session, item: Any, field: str, rule: ActorRule) -> Optional[str]:
-    """Give ``item``'s user field ``field`` to the least loaded active user ``rule`` names;
-    a note for the history when nobody matches (the field then stays as it is)."""
+    """Give ``item``'s user field ``field`` to the least loaded active user ``rule`` names,
+    unless it holds one of them already; a note for the history when nobody matches (the
+    field then stays as it is)."""
     conn = session.connection()
     candidates: dict[int, None] = {}
     for ref in rule.slots:
@@ -192,6 +194,8 @@ def _assign(session: Session, item: Any, field: str, rule: ActorRule) -> Optiona
         keeps = f"stays with {_username(session, current)}" if current is not None \
             else "stays empty"
         return f"assign {field}: no active user is {whom}; {field} {keeps}"
+    if current in people:  # already one of them: a hand-off, not a reshuffle
+        return None
     table = type(item).__table__
     loads: dict[int, int] = dict(conn.execute(
         select(table.c[column], func.count()).where(
