@@ -20,6 +20,7 @@ from werkzeug.security import generate_password_hash
 
 from portal.engines.scoping import UNSCOPED
 from portal.engines.validation import validate_record
+from portal.engines.workflow import place_in_state
 from portal.runtime import runtime
 from portal.spec.model import EntitySpec
 from portal.system_models import Department, PortalUser
@@ -68,11 +69,20 @@ def _load_file(path: Path, doc: Mapping[str, Any], session: Any, sm: Any,
         if entity_name not in rt.registry.entities:
             raise DemoDataError(f"{path.name}: records: unknown entity '{entity_name}'")
         entity = rt.registry.entity(entity_name)
+        flow = rt.registry.workflow_of(entity_name)
+        placed = []
         for index, row in enumerate(rows, start=1):
             where = f"{path.name}: records.{entity_name}[{index}]"
-            session.add(_build(where, entity, row, session))
+            obj = _build(where, entity, row, session)
+            session.add(obj)
+            if flow is not None and row.get(flow.state_field) is not None:
+                placed.append((obj, row[flow.state_field]))
             counts[entity_name] = counts.get(entity_name, 0) + 1
         session.flush()
+        # A new record starts in its flow's first state; demo records are where the file
+        # says they got to.
+        for obj, state in placed:
+            place_in_state(session, obj, state)
 
 
 def _add_user(path: Path, spec: Mapping[str, Any], session: Any, sm: Any,

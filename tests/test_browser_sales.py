@@ -73,7 +73,7 @@ def test_funnel_board_drag_and_gate(demo: Any) -> None:
             # defined -> quoted without a quote: refused, visible message, card stays
             _drag(page, moved, board.locator(".portal-board-column[data-value=quoted] .portal-board-cards"))
             message = page.locator("#portal-board-alert")
-            expect(message).to_contain_text("报价")
+            expect(message).to_contain_text("进入方案报价前需要报价")  # the user's language
             expect(board.locator(".portal-board-column[data-value=defined] .portal-card",
                                  has_text="金陵物流仓储终端")).to_be_visible()
             page.screenshot(path=str(ARTIFACTS / "sales-board-refused.png"), full_page=True)

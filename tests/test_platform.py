@@ -44,7 +44,7 @@ def test_portal_check_exit_codes(tmp_path: Path) -> None:
     runner = CliRunner()
     ok = runner.invoke(portal_cli, ["check", "--schema-dir", str(SHIPPED_SCHEMAS)])
     assert ok.exit_code == 0, ok.output
-    assert ok.output.strip().endswith("ok: 5 entities, 4 roles, 2 modules")
+    assert ok.output.strip().endswith("ok: 19 entities, 7 roles, 4 modules")
     assert len(ok.output.strip().splitlines()) == 1
     schema = write_lowcode_schema(tmp_path / "bad")
     maker = schema / "entities" / "workshop" / "maker.yaml"
@@ -78,7 +78,7 @@ def test_console_script_and_flask_cli(tmp_path: Path) -> None:
     out = subprocess.run([str(bin_dir / "flask"), "--app", "app", "portal", "check"], cwd=ROOT,
                          env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
-    assert "ok: 5 entities" in out.stdout
+    assert "ok: 19 entities" in out.stdout
 
 
 def test_secret_key_required_outside_debug(tmp_path: Path) -> None:

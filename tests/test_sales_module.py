@@ -600,6 +600,11 @@ def test_payment_plan_sums_to_contract_and_receipts_reduce_outstanding(crm: Any)
     shown = record(rita, "contract", ct)
     assert (shown["received"], shown["outstanding"]) == ("45000.50", "54999.50")
     assert record(dora, "instalment", second)["outstanding"] == "24999.50"
+    # derived totals are not changes of their own: no audit entry, no new last editor
+    history = rita.get(f"/api/v1/contract/{ct}/history").get_json()["result"]
+    assert [h["action"] for h in history if h["entity"] == "contract"] == ["create"]
+    assert rows(crm, "SELECT updated_by_id FROM contract WHERE id = :pk", pk=ct) == [
+        (user_id(crm, "rita"),)]
     assert fiona.put(f"/api/v1/receipt/{receipt}", {"amount": "10000.00"}).status_code == 200
     assert record(rita, "contract", ct)["outstanding"] == "74999.50"
     assert fiona.delete(f"/api/v1/receipt/{receipt}").status_code == 200

@@ -46,8 +46,11 @@ def _field_values(entity: EntitySpec, obj: Any, which: str) -> dict[str, list[An
     workflow = getattr(type(obj), "__workflow__", None)
     moved_by_workflow = workflow.state_field if workflow is not None and which == "update" \
         else None
+    # Computed fields follow from the changes that are recorded (a receipt's amount, not the
+    # contract's outstanding total it moves).
+    derived = getattr(type(obj), "__computed__", frozenset())
     for f in entity.fields.values():
-        if f.type == "children" or f.name == moved_by_workflow:
+        if f.type == "children" or f.name == moved_by_workflow or f.name in derived:
             continue
         if f.type == "many":
             hist = attributes.get_history(obj, f.name)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session
 
 from portal.engines.access import Principal
@@ -59,6 +59,16 @@ def _fill_new(entity: EntitySpec, obj: Any, principal: Principal, session: Sessi
                                              f.number_format, today))
 
 
+def _only_computed(obj: Any) -> bool:
+    """Whether every changed attribute of ``obj`` is a computed field (a recomputed total
+    does not make whoever saved a receipt the contract's last editor)."""
+    derived = getattr(type(obj), "__computed__", frozenset())
+    if not derived:
+        return False
+    changed = {a.key for a in inspect(obj).attrs if a.history.has_changes()}
+    return bool(changed) and changed <= derived
+
+
 def install_lifecycle(session_factory: Any, current_actor: Callable[[], Principal]) -> None:
     """Attach the before/after flush hooks to ``session_factory``."""
 
@@ -73,7 +83,8 @@ def install_lifecycle(session_factory: Any, current_actor: Callable[[], Principa
                 _fill_new(entity, obj, actor, session)
                 on_create(obj)
         for obj in session.dirty:
-            if getattr(type(obj), "__entity__", None) is not None and session.is_modified(obj):
+            if getattr(type(obj), "__entity__", None) is not None and session.is_modified(obj) \
+                    and not _only_computed(obj):
                 obj.updated_by_id = actor.user_id
 
     def after_flush(session: Session, _ctx: Any) -> None:

@@ -500,6 +500,17 @@ def on_create(item: Any) -> None:
         setattr(item, workflow.state_field, workflow.initial)
 
 
+def place_in_state(session: Session, item: Any, state: str) -> None:
+    """Put a stored record straight into ``state`` with its queue rows, without a transition:
+    for loading records that reached that state elsewhere (demo data), not for users."""
+    workflow = workflow_of(item)
+    if workflow is None or state not in workflow.states:
+        raise ValueError(f"'{state}' is not a state of {type(item).__entity__.name}")
+    setattr(item, workflow.state_field, state)
+    session.flush()
+    _replace_tasks(session, item, workflow, state)
+
+
 def after_create(session: Session, item: Any) -> None:
     """Queue rows for a new record's initial state (it has an id now)."""
     workflow = workflow_of(item)

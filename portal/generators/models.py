@@ -25,6 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, object_session, relationship
 
 from portal.dbtypes import ExactDecimal
+from portal.spec.computed import computed_of
 from portal.spec.model import (
     DEFAULT_TEXT_LENGTHS,
     DynamicDefault,
@@ -114,6 +115,8 @@ def _build_entity(base: type, entity: EntitySpec, registry: Registry,
         "__entity__": entity,
         "__workflow__": registry.workflow_of(entity.name),
         "__owner_column__": owner_column(entity),
+        # Fields whose value is a formula (``computed:``): derived, so not audited.
+        "__computed__": frozenset(computed_of(registry, entity.name)),
         # (parent entity, link field) pairs for which this entity is an inline child row.
         "__parents__": tuple((parent.name, f.via)
                              for parent, f in registry.parents_of(entity.name)),

@@ -276,7 +276,8 @@ def move_card(host: Any, body: Mapping[str, Any]) -> Answer:
         if board.spec.by_workflow:
             name = transition_to(session, item, target, principal)
             outcome = workflow.perform(session, runtime().registry, runtime().models.classes,
-                                       item, name, principal, comment)
+                                       item, name, principal, comment,
+                                       locale=current_locale())
             message = (ui_text("Done: %(steps)s", steps="; ".join(outcome.steps))
                        if outcome.moved else
                        ui_text("Approved; waiting for %(n)s more approval(s).",

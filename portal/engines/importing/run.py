@@ -5,8 +5,9 @@ The check reports every problem at once, by row and column (a bad date, an unkno
 reference, a missing required value, a duplicate in the file or in the database); a dry run
 stops there. Writing goes in bulk through SQLAlchemy Core (one INSERT per chunk of rows, ids
 returned in order) with what the ORM hooks do for single records done here for all of them:
-creator and timestamps, numbers, the workflow's initial state, one audit entry per record,
-and the computed fields that read the rows written, in the same transaction.
+creator and timestamps, numbers, the workflow's initial state (unless the file gives the
+state), one audit entry per record, and the computed fields that read the rows written, in
+the same transaction.
 """
 
 from __future__ import annotations
@@ -502,7 +503,9 @@ class _Importer:
                     row.setdefault(f.name, numbers[f.name][i])
                     if row[f.name] is None:
                         row[f.name] = numbers[f.name][i]
-                if flow is not None:
+                if flow is not None and row.get(flow.state_field) is None:
+                    # A state given in the file is kept: imported records reached it
+                    # elsewhere (their moves there are not replayed through the gates).
                     row[flow.state_field] = flow.initial
                 row.update(created_at=now, updated_at=now,
                            created_by_id=self.principal.user_id,
