@@ -294,8 +294,9 @@ def test_lead_conversion_creates_customer_contact_and_opportunity(crm: Any) -> N
     """covers: S7(conversion creates the opportunity and the customer and contact, marks the
     lead converted and keeps its history)"""
     cora, dora = ApiUser(crm, "cora"), ApiUser(crm, "dora")
-    pk = created(cora, "lead", {"name": "周杰", "company": "无锡新材料", "phone": "+86 510 8123 4567",
-                                "email": "zhou@wxnm.example.cn", "source": "exhibition"})
+    pk = created(cora, "lead", {"name": "周杰", "company": "无锡新材料",
+                                "phone": "+86 510 8123 4567", "email": "zhou@wxnm.example.cn",
+                                "source": "exhibition"})
     done(cora, "lead", pk, "work", "convert")
     lead = record(cora, "lead", pk)
     assert lead["status"] == "converted"
@@ -504,7 +505,7 @@ def test_lead_recycling_to_the_marketing_pool(crm: Any) -> None:
 def test_contract_lines_signed_pdf_and_delivery_filter(crm: Any) -> None:
     """covers: S16(product lines sum to the amount; signer, sign and delivery dates; a signed
     PDF attaches; filter by delivery within 30 days)"""
-    rita, dora = ApiUser(crm, "rita"), ApiUser(crm, "dora")
+    rita = ApiUser(crm, "rita")
     cust = customer(rita, "华信精密", "B")
     signer = created(rita, "contact", {"name": "张伟", "customer": cust})
     gtk = product(crm)

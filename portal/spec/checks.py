@@ -28,8 +28,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Optional
 
-from portal.spec.expression_refs import check_expression
-from portal.spec.expressions import ExpressionError, parse
+from portal.spec.conditions import condition
 from portal.spec.feature_shapes import label, mapping
 from portal.spec.features import Feature
 from portal.spec.loader import Path
@@ -117,19 +116,7 @@ def _one(entity: EntitySpec, name: str, raw: Any, path: Path, rep: Reporter,
 
 def _expression(entity: EntitySpec, raw: Any, path: Path, rep: Reporter,
                 registry: Registry) -> Optional[Expression]:
-    if raw is None:
-        return None
-    if not isinstance(raw, str):
-        rep.add(path, "bad-value", f"expected a condition, got {describe(raw)}")
-        return None
-    try:
-        expression = parse(raw)
-    except ExpressionError as exc:
-        rep.add(path, "bad-expression", str(exc))
-        return None
-    check_expression(expression, entity, registry.entities,
-                     lambda code, message, hint: rep.add(path, code, message, hint))
-    return expression
+    return None if raw is None else condition(entity, raw, path, rep, registry)
 
 
 def _fields(entity: EntitySpec, raw: Any, path: Path, rep: Reporter) -> tuple[str, ...]:

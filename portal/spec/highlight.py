@@ -25,8 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from portal.spec.expression_refs import check_expression
-from portal.spec.expressions import ExpressionError, parse
+from portal.spec.conditions import condition
 from portal.spec.feature_shapes import label, mapping
 from portal.spec.features import Feature
 from portal.spec.loader import Path
@@ -95,23 +94,9 @@ def _condition(entity: EntitySpec, raw: Any, path: Path, rep: Reporter, registry
                ) -> Optional[Expression]:
     if raw is None:
         return None
-    if not isinstance(raw, str):
-        rep.add(path, "bad-value", f"expected a condition, got {describe(raw)}")
-        return None
-    try:
-        expression = parse(raw)
-    except ExpressionError as exc:
-        rep.add(path, "bad-expression", str(exc))
-        return None
-    for aggregate in expression.aggregates:
-        rep.add(path, "bad-expression",
-                f"'{aggregate.key}': functions over related records are not allowed in a "
-                "highlight, which is evaluated for every listed row (keep the number in a "
-                "stored field and compare that)")
-    before = len(rep.errors)
-    check_expression(expression, entity, registry.entities,
-                     lambda code, message, hint: rep.add(path, code, message, hint))
-    return expression if not expression.aggregates and len(rep.errors) == before else None
+    return condition(entity, raw, path, rep, registry, no_aggregates=(
+        "functions over related records are not allowed in a highlight, which is evaluated "
+        "for every listed row (keep the number in a stored field and compare that)"))
 
 
 def json_schema() -> dict[str, Any]:

@@ -28,8 +28,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from portal.spec.expression_refs import check_expression
-from portal.spec.expressions import BUILTIN_NAMES, ExpressionError, parse
+from portal.spec.conditions import condition
+from portal.spec.expressions import BUILTIN_NAMES
 from portal.spec.feature_shapes import field_name, mapping
 from portal.spec.features import Feature
 from portal.spec.fielddefs import FieldBuilder
@@ -137,18 +137,7 @@ def _value(entity: EntitySpec, name: str, raw: Any, path: Path, rep: Reporter
 
 def _condition(entity: EntitySpec, raw: Any, path: Path, rep: Reporter,
                registry: Registry) -> Optional[Expression]:
-    if not isinstance(raw, str):
-        rep.add(path, "bad-value", f"expected a condition, got {describe(raw)}")
-        return None
-    try:
-        expression = parse(raw)
-    except ExpressionError as exc:
-        rep.add(path, "bad-expression", str(exc))
-        return None
-    before = len(rep.errors)
-    check_expression(expression, entity, registry.entities,
-                     lambda code, message, hint: rep.add(path, code, message, hint))
-    return expression if len(rep.errors) == before else None
+    return condition(entity, raw, path, rep, registry)
 
 
 def json_schema() -> dict[str, Any]:
