@@ -704,3 +704,22 @@ def test_child_rows_over_rest_are_checked_row_by_row(crm: Any) -> None:
         "no row 999 in this record's plan"]}}}
     unchanged = rita.put(f"/api/v1/contract/{ct}", {"name": "renamed"})
     assert unchanged.status_code == 200 and len(instalments(dora, ct)) == 2
+
+
+def test_a_leaving_rep_hands_everything_over(crm: Any) -> None:
+    """covers: S9("transfer all from user X" moves customers, opportunities, follow-ups and
+    plans with their history, in one audited action)"""
+    rita, sam = ApiUser(crm, "rita"), ApiUser(crm, "sam")
+    cust = customer(rita, "华信精密", "A")
+    opp = deal_at(rita, "二期产线", cust)
+    created(rita, "follow_up", {"summary": "拜访", "customer": cust, "opportunity": opp})
+    created(rita, "follow_up_plan", {"subject": "回访", "customer": cust,
+                                     "planned_at": f"{TODAY} 10:00:00"})
+    done = crm.test_cli_runner().invoke(args=["portal", "handover", "rita", "sam", "--apply"])
+    assert done.exit_code == 0 and "moved 4 record(s)" in done.output, done.output
+    assert record(sam, "opportunity", opp)["name"] == "二期产线"
+    assert rita.get(f"/api/v1/opportunity/{opp}").status_code == 404
+    history = sam.get(f"/api/v1/opportunity/{opp}/history").get_json()["result"]
+    assert history[0]["action"] == "handover"
+    assert [i["title"] for i in sam.get("/api/v1/my/agenda/?view=month").get_json()[
+        "items"]] == ["回访"]
