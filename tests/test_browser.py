@@ -217,7 +217,9 @@ def test_opportunity_with_lines_in_the_browser(served: tuple[Any, str]) -> None:
             expect(page.locator(".navbar")).to_contain_text("商机")
             expect(page.locator("table.table-bordered thead")).to_contain_text("商机名称")
             page.goto(f"{base}/opportunity/show/{pk}")
-            expect(page.locator(".panel-title").first).to_contain_text("商机")
+            expect(page.locator(".panel-title", has_text="商机").first).to_be_visible()
+            # the opportunity's funnel stage, in Chinese, on its workflow panel
+            expect(page.locator(".panel-title", has_text="审批流程")).to_contain_text("见到客户")
             expect(page.locator("body")).to_contain_text("产品明细")
             expect(child.locator("thead th")).to_have_text(["产品", "数量", "单价"])
             expect(page.locator("#history .panel-title")).to_contain_text("变更历史")
