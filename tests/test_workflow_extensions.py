@@ -205,10 +205,15 @@ def backdate(app: Any, days: int, *ids: int) -> None:
         sql(app, "UPDATE prospect SET updated_at = :t WHERE id = :id", t=when, id=pk)
 
 
-NOW = dt.datetime.now().replace(second=0, microsecond=0)
+@pytest.fixture
+def now() -> dt.datetime:
+    """This minute, taken when the test starts (not when the module was imported: in the
+    whole suite that can be half an hour earlier than the records the test makes)."""
+    return dt.datetime.now().replace(second=0, microsecond=0)
 
 
-def test_idle_prospects_return_to_the_pool_with_a_reason(leads: Any) -> None:
+def test_idle_prospects_return_to_the_pool_with_a_reason(leads: Any, now: dt.datetime
+                                                         ) -> None:
     """covers: S15(N idle days return the lead to the marketing pool with a reason: a timed
     transition performed by portal tick as the system, with the transition's own values
     satisfying the pool's required reason, the pool's gate refusing a prospect with a deal,
@@ -231,7 +236,7 @@ def test_idle_prospects_return_to_the_pool_with_a_reason(leads: Any) -> None:
     assert by_hand.status_code == 422 and "happens by itself" in str(by_hand.get_json())
 
     refusal = f"(prospect {with_deal} recycle_idle: A prospect with a deal stays with sales)"
-    assert tick(leads, NOW) == f"workflow_timers: 2 moved, 1 refused {refusal}"
+    assert tick(leads, now) == f"workflow_timers: 2 moved, 1 refused {refusal}"
     for pk in (idle_assigned, idle_working):
         stored = row(leads, pk)
         assert (stored["stage"], stored["recycle_reason"]) == ("pool", "idle")
@@ -250,7 +255,7 @@ def test_idle_prospects_return_to_the_pool_with_a_reason(leads: Any) -> None:
     assert sum("recycle_idle by the system (now 'pool')" in t for t in titles(leads, "carl")) == 2
 
     # a second run moves nothing more; the gated one is still refused
-    assert tick(leads, NOW + dt.timedelta(minutes=5)) == \
+    assert tick(leads, now + dt.timedelta(minutes=5)) == \
         f"workflow_timers: 0 moved, 1 refused {refusal}"
     assert len(steps(leads, idle_assigned)) == 2
     # by hand, the pool's required reason is not written for you
@@ -260,11 +265,12 @@ def test_idle_prospects_return_to_the_pool_with_a_reason(leads: Any) -> None:
     assert row(leads, fresh)["stage"] == "assigned"
 
 
-def test_timers_count_from_a_date_field_and_from_entering_the_state(leads: Any) -> None:
+def test_timers_count_from_a_date_field_and_from_entering_the_state(
+        leads: Any, now: dt.datetime) -> None:
     """covers: S15(since: a date field of the record, or entered (the last workflow step);
     a timed transition's when; tick --now decides what is due)"""
     carl = ApiUser(leads, "carl")
-    today = NOW.date()
+    today = now.date()
     sleepy = new(carl, "Sleepy", company="Zz")
     move(carl, sleepy, "take", "work")
     assert act(carl, sleepy, "snooze").status_code == 422  # snoozed needs a date
@@ -276,14 +282,14 @@ def test_timers_count_from_a_date_field_and_from_entering_the_state(leads: Any) 
     for pk in (cold, warm):
         move(carl, pk, "take", "work", "qualify")
 
-    assert tick(leads, NOW.replace(hour=12) + dt.timedelta(days=2)) == \
+    assert tick(leads, now.replace(hour=12) + dt.timedelta(days=2)) == \
         "workflow_timers: 0 moved, 0 refused"                    # the snooze date itself
-    assert tick(leads, NOW + dt.timedelta(days=3)) == "workflow_timers: 1 moved, 0 refused"
+    assert tick(leads, now + dt.timedelta(days=3)) == "workflow_timers: 1 moved, 0 refused"
     assert row(leads, sleepy)["stage"] == "working"
     assert steps(leads, sleepy)[-1][:3] == ("wake", "timed", "system")
 
-    assert tick(leads, NOW + dt.timedelta(days=9)) == "workflow_timers: 0 moved, 0 refused"
-    assert tick(leads, NOW + dt.timedelta(days=10, minutes=5)) == \
+    assert tick(leads, now + dt.timedelta(days=9)) == "workflow_timers: 0 moved, 0 refused"
+    assert tick(leads, now + dt.timedelta(days=10, minutes=5)) == \
         "workflow_timers: 1 moved, 0 refused"
     assert row(leads, cold)["stage"] == "lost"
     assert row(leads, warm)["stage"] == "qualified"  # its when (score < 50) does not hold
@@ -389,7 +395,8 @@ def test_conversion_missing_a_required_value_writes_nothing(leads: Any) -> None:
 
 
 def test_two_ticks_at_once_move_each_record_once(tmp_path: Path,
-                                                 make_portal: Callable[..., Any]) -> None:
+                                                 make_portal: Callable[..., Any],
+                                                 now: dt.datetime) -> None:
     """covers: S15(two workflow_timers runs at once on PostgreSQL: each record moves once;
     a run that finds a record locked waits, then finds it moved)"""
     from portal.engines.workflow_timers import run_timers
@@ -420,7 +427,7 @@ def test_two_ticks_at_once_move_each_record_once(tmp_path: Path,
                     rt = app.extensions["portal"]
                     if not head_start or name == "second":
                         barrier.wait()
-                    report = run_timers(session, rt.registry, rt.models.classes, NOW)
+                    report = run_timers(session, rt.registry, rt.models.classes, now)
                     if head_start and name == "first":
                         barrier.wait()               # the second run starts now ...
                         threading.Event().wait(0.5)  # ... and must wait for these locks
