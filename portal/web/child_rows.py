@@ -24,6 +24,7 @@ from typing import Any, Optional
 from sqlalchemy.orm import Session
 
 from portal.engines.validation import validate_record
+from portal.spec.computed import computed_of
 from portal.spec.model import EntitySpec, FieldSpec, Registry
 from portal.web.records import check_relation_ids
 
@@ -44,8 +45,8 @@ def writable_columns(child: EntitySpec, via: Optional[str], computed: Mapping[st
 
 
 def take_child_rows(session: Session, registry: Registry, models: Mapping[str, type],
-                    entity: EntitySpec, data: dict[str, Any],
-                    computed_of: Any) -> tuple[ChildRows, dict[str, Any]]:
+                    entity: EntitySpec, data: dict[str, Any]
+                    ) -> tuple[ChildRows, dict[str, Any]]:
     """Remove the ``children`` fields from ``data`` and return them converted, with the
     problems found (``{field: {index: {column: [reason]}}}`` or ``{field: [reason]}``)."""
     rows_by_field: ChildRows = {}

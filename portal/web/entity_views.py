@@ -566,7 +566,7 @@ class EntityRestApi(EntityMixin, FastRisonModelRestApi):
         """Take the rows of ``children`` fields out of ``data`` (see child_rows)."""
         rt = runtime()
         rows, errors = take_child_rows(self._session(), rt.registry, rt.models.classes,
-                                       self.entity, data, computed_of)
+                                       self.entity, data)
         return rows, (self.response_422(message=errors) if errors else None)
 
     def put_headless(self, pk: Any) -> Any:
